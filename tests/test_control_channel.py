@@ -72,7 +72,7 @@ async def test_with_a_control_token_requests_without_it_are_refused(faulty_host_
     async with Client(server) as client:
         with pytest.raises(MCPError) as raised:
             await Controller(client).state()
-        assert raised.value.code == -32001
+        assert raised.value.code == -32010
         assert (await Controller(client, token="s3cret").state())["accounts"]["alice"] == 1000
 
 
@@ -83,11 +83,15 @@ async def test_without_the_control_channel_its_methods_do_not_exist(faulty_host_
     assert raised.value.code == -32601
 
 
-def test_reset_rebuilds_only_the_containers_an_episode_changed(faulty_host_factory: HostFactory) -> None:
+def test_reset_undoes_exactly_the_writes_made_since_the_load_and_restores_key_order(
+    faulty_host_factory: HostFactory,
+) -> None:
     host = faulty_host_factory()
+    loaded = host.store.hash()
+    order = list(host.state["accounts"])
     assert host.store.reset() == 0
-    assert host.call("deposit", {"account": "bob", "cents": 1}).ok
-    assert host.store.reset() == 2
-    host.state["extra"] = {}
-    assert host.store.reset() == 1
-    assert "extra" not in host.state
+    assert host.call("deposit", {"account": "alice", "cents": 1}).ok
+    assert host.call("deposit", {"account": "bob", "cents": 2}).ok
+    assert host.store.reset() == 4
+    assert host.store.hash() == loaded
+    assert list(host.state["accounts"]) == order

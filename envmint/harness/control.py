@@ -16,7 +16,7 @@ def stdio_parameters(folder: Path, *args: str, python: str = sys.executable) -> 
     return StdioServerParameters(
         command=python,
         args=[str(Path(folder) / "server.py"), *args],
-        env={"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
+        env={"PYTHONUNBUFFERED": "1"},
     )
 
 

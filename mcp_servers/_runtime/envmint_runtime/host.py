@@ -8,7 +8,6 @@ host never interleave.
 from __future__ import annotations
 
 import contextlib
-import marshal
 import random
 import re
 import signal
@@ -22,6 +21,7 @@ from jsonschema import Draft202012Validator
 
 from envmint_runtime.arguments import ArgumentChecker
 from envmint_runtime.environment import JSON, Clock, Environment, ToolError, parse_instant
+from envmint_runtime.journal import to_plain
 from envmint_runtime.state import StateError, StateStore, check_json_value
 
 MAX_MESSAGE = 300
@@ -162,18 +162,28 @@ class EnvironmentHost:
         problems = tool.checker.problems(arguments)
         if problems:
             return Outcome(False, message=clean_message(f"Invalid arguments for `{name}`: " + "; ".join(problems)))
-        snapshot = self.store.snapshot()
+        mark = self.store.mark()
         rng_state = self._rng.getstate()
+        journal = self.store.journal
+        journal.activate()
         try:
-            outcome = self._run(tool, arguments, snapshot)
+            outcome = self._run(tool, arguments)
         except CallTimeout:
             outcome = Outcome(False, message=f"`{name}` did not finish within {self.call_timeout:g} s.")
-        if not outcome.ok:
-            self.store.restore(snapshot)
+        finally:
+            journal.deactivate()
+        if outcome.ok and self.check_state:
+            problem = self._state_problem(tool, mark)
+            if problem:
+                outcome = Outcome(False, message=clean_message(problem))
+        if outcome.ok:
+            self.store.settle()
+        else:
+            self.store.rollback(mark)
             self._rng.setstate(rng_state)
         return outcome
 
-    def _run(self, tool: Tool, arguments: dict[str, Any], snapshot: bytes) -> Outcome:
+    def _run(self, tool: Tool, arguments: dict[str, Any]) -> Outcome:
         method = getattr(self.env, tool.name)
         try:
             with _time_limit(self.call_timeout), contextlib.redirect_stdout(sys.stderr):
@@ -183,10 +193,11 @@ class EnvironmentHost:
         except Exception as exc:
             detail = clean_message(f"{type(exc).__name__}: {exc}")
             return Outcome(False, message=f"`{tool.name}` failed unexpectedly ({detail}); the state is unchanged.")
-        return self._finish(tool, value, snapshot)
+        return self._finish(tool, value)
 
-    def _finish(self, tool: Tool, value: Any, snapshot: bytes) -> Outcome:
-        structured: dict[str, JSON] = value if isinstance(value, dict) else {"result": value}
+    def _finish(self, tool: Tool, value: Any) -> Outcome:
+        # A plain copy: the result must not change if later calls write to the state it came from.
+        structured: dict[str, JSON] = to_plain(value if isinstance(value, dict) else {"result": value})
         try:
             check_json_value(structured)
         except StateError as exc:
@@ -195,14 +206,10 @@ class EnvironmentHost:
             error = next(iter(tool.output.iter_errors(structured)), None)
             if error is not None:
                 return Outcome(False, message=clean_message(f"`{tool.name}` returned a malformed result: {error.message}"))
-        if self.check_state:
-            problem = self._state_problem(tool, snapshot)
-            if problem:
-                return Outcome(False, message=clean_message(problem))
         return Outcome(True, value=structured)
 
-    def _state_problem(self, tool: Tool, snapshot: bytes) -> str:
-        if tool.kind == "query" and marshal.loads(snapshot) != self.store.state:
+    def _state_problem(self, tool: Tool, mark: int) -> str:
+        if tool.kind == "query" and self.store.mark() != mark:
             return f"query tool `{tool.name}` changed the state"
         try:
             self.store.validate(self.store.state)

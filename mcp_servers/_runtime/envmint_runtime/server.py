@@ -20,7 +20,7 @@ from envmint_runtime.host import EnvironmentHost, UnknownTool
 from envmint_runtime.state import StateError
 
 INVALID_PARAMS = -32602
-UNAUTHORIZED = -32001
+UNAUTHORIZED = -32010
 
 
 def instructions_for(spec: dict[str, Any]) -> str:

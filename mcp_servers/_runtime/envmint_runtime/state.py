@@ -1,8 +1,9 @@
-"""The state of one environment: validation, transactions, a fast reset and a canonical hash.
+"""The state of one environment: validation, journaled writes, rollback, a fast reset, a canonical hash.
 
-Snapshots use :mod:`marshal`, which copies plain JSON-shaped data several times faster than
-``copy.deepcopy`` or a JSON round trip. A snapshot is kept per top-level key ("container"), so a
-reset only rebuilds the containers an episode actually changed.
+Writes go through the journal (:mod:`envmint_runtime.journal`), so rolling back a call and resetting
+to the loaded state cost time in proportion to the writes made, not to the size of the state. If an
+unusually long session overflows the journal, a reset rebuilds the state from a compact copy of the
+loaded one instead.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from envmint_runtime.environment import JSON
+from envmint_runtime.journal import Journal, TrackedDict, to_json_value, to_plain
+
+JOURNAL_LIMIT = 200_000
 
 
 class StateError(ValueError):
-    """A state does not match the environment's state schema."""
+    """A state does not match the environment's state schema, or is not plain JSON."""
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = problems
@@ -71,16 +75,18 @@ def check_json_value(value: Any, path: tuple[Any, ...] = ()) -> None:
 
 
 class StateStore:
-    """Holds the live state of one environment plus the baseline it resets to.
+    """The live state of one environment and the journal of writes since it was loaded.
 
     ``state`` is one dict for the store's whole life: loads, resets and rollbacks change it in
-    place, so the environment object can keep a reference to it.
+    place, so the environment object keeps a valid reference to it.
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self._validator = Draft202012Validator(schema)
-        self.state: dict[str, JSON] = {}
-        self._baseline: dict[str, bytes] = {}
+        self.state: TrackedDict = TrackedDict()
+        self.journal = Journal()
+        self._baseline = b""
+        self._overflowed = False
 
     def problems(self, state: Any, limit: int = 5) -> list[tuple[str, str]]:
         errors = sorted(self._validator.iter_errors(state), key=lambda e: list(map(str, e.absolute_path)))
@@ -93,44 +99,41 @@ class StateStore:
             raise StateError(problems)
 
     def load(self, state: dict[str, JSON], validate: bool = True) -> None:
-        """Make ``state`` current and the baseline that :meth:`reset` returns to."""
+        """Make ``state`` current and the point that :meth:`reset` returns to."""
         if validate:
             self.validate(state)
-        # Dump a private copy, not the caller's objects: marshal's output depends on reference
-        # counts, and only objects that came out of marshal.loads dump to the same bytes again.
-        private = marshal.loads(marshal.dumps(state))
-        self._baseline = {key: marshal.dumps(value) for key, value in private.items()}
-        self.state.clear()
-        self.state.update((key, marshal.loads(blob)) for key, blob in self._baseline.items())
+        try:
+            tracked = to_json_value(state, "$")
+        except (TypeError, ValueError) as exc:
+            raise StateError([("$", str(exc))]) from None
+        self._install(tracked)
+        self._baseline = marshal.dumps(to_plain(tracked))
+
+    def _install(self, tracked: dict[str, Any]) -> None:
+        self.journal.entries.clear()
+        self._overflowed = False
+        dict.clear(self.state)
+        dict.update(self.state, tracked)
+
+    def mark(self) -> int:
+        """A point in the journal to roll back to."""
+        return len(self.journal)
+
+    def rollback(self, mark: int) -> None:
+        self.journal.undo_to(mark)
+
+    def settle(self) -> None:
+        """After a successful call: bound the journal's size for very long sessions."""
+        if len(self.journal) > JOURNAL_LIMIT:
+            self.journal.entries.clear()
+            self._overflowed = True
 
     def reset(self) -> int:
-        """Return to the baseline; rebuild only the containers that differ. Returns how many were rebuilt.
-
-        Equal bytes prove equal content (types included), so skipping is always safe; a container
-        whose bytes differ for an innocent reason is merely rebuilt.
-        """
-        state = self.state
-        rebuilt = 0
-        for key in [k for k in state if k not in self._baseline]:
-            del state[key]
-            rebuilt += 1
-        for key, blob in self._baseline.items():
-            current = state.get(key, _MISSING)
-            if current is _MISSING or marshal.dumps(current) != blob:
-                state[key] = marshal.loads(blob)
-                rebuilt += 1
-        return rebuilt
-
-    def snapshot(self) -> bytes:
-        return marshal.dumps(self.state)
-
-    def restore(self, snapshot: bytes) -> None:
-        """Put a :meth:`snapshot` back, in place: the state object keeps its identity."""
-        self.state.clear()
-        self.state.update(marshal.loads(snapshot))
+        """Undo every write since the last load. Returns the number of writes undone."""
+        if self._overflowed:
+            self._install(to_json_value(marshal.loads(self._baseline), "$"))
+            return -1
+        return self.journal.undo_to(0)
 
     def hash(self) -> str:
         return canonical_hash(self.state)
-
-
-_MISSING: Any = object()
