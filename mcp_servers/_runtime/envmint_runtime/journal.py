@@ -128,7 +128,7 @@ class TrackedDict(dict[str, Any]):
         self._whole()
         dict.clear(self)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
@@ -209,7 +209,7 @@ class TrackedList(list[Any]):
         self._whole()
         list.reverse(self)
 
-    def __iadd__(self, values: Iterable[Any]) -> TrackedList:  # type: ignore[override,misc]
+    def __iadd__(self, values: Iterable[Any]) -> TrackedList:  # type: ignore[misc]
         self.extend(values)
         return self
 
