@@ -8,7 +8,6 @@ import random
 from typing import Any
 
 import pytest
-
 from envmint_runtime.journal import Journal, TrackedDict, TrackedList, to_json_value, to_plain
 
 
@@ -69,7 +68,9 @@ def _random_op(rng: random.Random, root: TrackedDict) -> None:
         return
     target = rng.choice(dicts)
     keys = list(target)
-    op = rng.choice(["set", "new", "update", "setdefault", "ior"] + (["del", "pop", "popitem", "clear"] if keys else []))
+    op = rng.choice(
+        ["set", "new", "update", "setdefault", "ior"] + (["del", "pop", "popitem", "clear"] if keys else [])
+    )
     if op == "set" and keys:
         target[rng.choice(keys)] = fresh
     elif op in ("set", "new"):

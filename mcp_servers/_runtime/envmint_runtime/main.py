@@ -14,7 +14,7 @@ from envmint_runtime import control
 from envmint_runtime.environment import parse_instant
 from envmint_runtime.host import EnvironmentHost
 from envmint_runtime.loader import DEFAULT_STATE_FILE, load_environment_class, read_spec
-from envmint_runtime.server import build_server
+from envmint_runtime.server import TaskPrompt, build_server, instructions_for
 from envmint_runtime.state import StateError
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -43,6 +43,15 @@ def parser_for(spec: dict[str, Any]) -> argparse.ArgumentParser:
         help=f"permit a non-loopback --host; requires a bearer token in ${HTTP_TOKEN_ENV}",
     )
     parser.add_argument("--state", type=Path, help="JSON file with the initial state (default: default_state.json)")
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        help="play an envmint scenario file: its initial state, clock and seed, its instructions as the "
+        "server's instructions and as a prompt named 'task'",
+    )
+    parser.add_argument(
+        "--final-state", type=Path, help="keep this JSON file equal to the current state (written after each change)"
+    )
     parser.add_argument("--now", help=f"the clock's frozen instant, ISO 8601 (default {spec['default_now']})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the id and random source (default 0)")
     parser.add_argument("--call-timeout", type=float, default=10.0, help="seconds a tool call may run (default 10)")
@@ -75,7 +84,15 @@ def main(folder: Path, argv: list[str] | None = None) -> None:
     folder = Path(folder).resolve()
     spec = read_spec(folder)
     args = parser_for(spec).parse_args(argv)
-    state = _read_state(args.state if args.state else folder / DEFAULT_STATE_FILE)
+    scenario: dict[str, Any] = _read_state(args.scenario) if args.scenario else {}
+    if scenario:
+        if scenario.get("env_id") != spec["id"] or not isinstance(scenario.get("initial_state"), dict):
+            _fail(f"{args.scenario} is not a scenario of the environment {spec['id']!r}")
+        state = scenario["initial_state"]
+        args.now = args.now or scenario.get("now")
+        args.seed = args.seed or int(scenario.get("seed", 0))
+    else:
+        state = _read_state(args.state if args.state else folder / DEFAULT_STATE_FILE)
     if args.now:
         try:
             parse_instant(args.now)
@@ -92,10 +109,29 @@ def main(folder: Path, argv: list[str] | None = None) -> None:
         details = "; ".join(f"{path}: {what}" for path, what in exc.problems)
         _fail(f"state file {where} does not match the state schema: {details}")
     token = os.environ.get(control.TOKEN_ENV) or None
+    options: dict[str, Any] = {}
+    if scenario:
+        text = str(scenario.get("instructions", ""))
+        options["instructions"] = instructions_for(spec) + "\n\nYour task:\n" + text
+        options["prompt"] = TaskPrompt("task", f"The task of scenario {scenario.get('id', '')}", text)
+    if args.final_state:
+        final_state: Path = args.final_state
+
+        def write_final_state() -> None:
+            _write_atomic(final_state, json.dumps(host.state, ensure_ascii=False))
+
+        write_final_state()
+        options["after_write"] = write_final_state
     if args.transport == "stdio":
-        _serve_stdio(build_server(host, control_token=token))
+        _serve_stdio(build_server(host, control_token=token, **options))
     else:
-        _serve_http(host, args, token)
+        _serve_http(host, args, token, options)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
 
 
 def _serve_stdio(server: Any) -> None:
@@ -109,7 +145,9 @@ def _serve_stdio(server: Any) -> None:
     anyio.run(run)
 
 
-def _serve_http(host: EnvironmentHost, args: argparse.Namespace, control_token: str | None) -> None:
+def _serve_http(
+    host: EnvironmentHost, args: argparse.Namespace, control_token: str | None, options: dict[str, Any]
+) -> None:
     import uvicorn
 
     bearer = os.environ.get(HTTP_TOKEN_ENV) or None
@@ -118,7 +156,7 @@ def _serve_http(host: EnvironmentHost, args: argparse.Namespace, control_token: 
             _fail(f"--host {args.host} is not a loopback address; pass --allow-remote (and set ${HTTP_TOKEN_ENV})")
         if not bearer:
             _fail(f"--allow-remote needs a bearer token in ${HTTP_TOKEN_ENV}")
-    server = build_server(host, control_enabled=control_token is not None, control_token=control_token)
+    server = build_server(host, control_enabled=control_token is not None, control_token=control_token, **options)
     app: Any = server.streamable_http_app(host=args.host)
     if bearer:
         app = _BearerGate(app, bearer)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
@@ -35,14 +37,28 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class TaskPrompt:
+    """A scenario's instructions, offered as an MCP prompt so a client can start the task from it."""
+
+    name: str
+    description: str
+    text: str
+
+
 def build_server(
     host: EnvironmentHost,
     *,
     instructions: str | None = None,
     control_enabled: bool = True,
     control_token: str | None = None,
+    prompt: TaskPrompt | None = None,
+    after_write: Callable[[], None] | None = None,
 ) -> Server[Any]:
-    """An MCP server for ``host``. The control channel is registered only when enabled."""
+    """An MCP server for ``host``. The control channel is registered only when enabled.
+
+    ``after_write`` runs after every successful call that changed the state.
+    """
     spec = host.spec
     tools = [types.Tool.model_validate(entry) for entry in host.listing()]
 
@@ -50,10 +66,13 @@ def build_server(
         return types.ListToolsResult(tools=tools)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        before = host.store.mark()
         try:
             outcome = host.call(params.name, params.arguments)
         except UnknownTool:
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}") from None
+        if after_write is not None and host.store.mark() != before:
+            after_write()
         if not outcome.ok:
             return types.CallToolResult(content=[types.TextContent(type="text", text=outcome.message)], is_error=True)
         return types.CallToolResult(
@@ -61,6 +80,21 @@ def build_server(
             structured_content=outcome.value,
             is_error=False,
         )
+
+    prompt_handlers: dict[str, Any] = {}
+    if prompt is not None:
+        listed = types.Prompt(name=prompt.name, description=prompt.description, arguments=[])
+
+        async def list_prompts(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+            return types.ListPromptsResult(prompts=[listed])
+
+        async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+            if params.name != prompt.name:
+                raise MCPError(INVALID_PARAMS, f"Unknown prompt: {params.name}")
+            message = types.PromptMessage(role="user", content=types.TextContent(type="text", text=prompt.text))
+            return types.GetPromptResult(description=prompt.description, messages=[message])
+
+        prompt_handlers = {"on_list_prompts": list_prompts, "on_get_prompt": get_prompt}
 
     server: Server[Any] = Server(
         spec["id"],
@@ -70,6 +104,7 @@ def build_server(
         instructions=instructions if instructions is not None else instructions_for(spec),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        **prompt_handlers,
     )
     if control_enabled:
         _add_control(server, host, control_token)

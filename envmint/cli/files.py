@@ -1,4 +1,4 @@
-"""The ``envmint`` command line."""
+"""Commands on contract files: emit, validate, schema; and the demo."""
 
 from __future__ import annotations
 
@@ -6,20 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from envmint.cli.app import app, console, errors
 from envmint.contract import ContractError, EnvironmentSpec, Scenario, load_environment_spec, parse_model
 from envmint.contract import schemas as published
 from envmint.contract.io import read_json
-
-app = typer.Typer(
-    help="Synthesize stateful tool environments and serve each as a standalone MCP server.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console()
-errors = Console(stderr=True)
 
 
 def _report(exc: ContractError) -> None:
@@ -84,7 +75,3 @@ def demo() -> None:
     from envmint.demo import run_demo
 
     raise typer.Exit(code=run_demo(console))
-
-
-if __name__ == "__main__":
-    app()
