@@ -343,10 +343,16 @@ def _system_binds() -> list[str]:
 
 
 def sandboxed_argv(
-    argv: list[str], *, readable: Sequence[Path] = (), writable: Sequence[Path] = (), limits: Limits
+    argv: list[str],
+    *,
+    readable: Sequence[Path] = (),
+    writable: Sequence[Path] = (),
+    limits: Limits,
+    network: bool = False,
 ) -> list[str]:
     """The command line that runs ``argv`` in the sandbox, with ``readable`` paths bound read-only
     and ``writable`` directories (existing ones, created by the caller) bound read-write.
+    ``network=True`` keeps the host's network namespace (for a server that must listen on HTTP).
 
     ``argv[0]`` should be an absolute path that exists inside the sandbox (normally
     ``sys.executable``, whose installation is always bound). Raises :class:`SandboxUnavailable`
@@ -366,6 +372,8 @@ def sandboxed_argv(
         if Path(os.path.abspath(path)) == Path("/"):
             raise ValueError("refusing to expose the whole file system in the sandbox")
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    if network:
+        args.append("--share-net")
     if os.geteuid() == 0:
         args += ["--cap-drop", "ALL"]  # as root, bwrap would otherwise keep every capability inside
     if _bwrap_has_option(bwrap, "--size"):  # bwrap >= 0.7; older ones get an unsized /tmp

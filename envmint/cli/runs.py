@@ -114,3 +114,70 @@ def run(
     if summary_json:
         summary_json.parent.mkdir(parents=True, exist_ok=True)
         summary_json.write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+
+
+def _find_scenario(scenarios: Path, scenario_id: str) -> Any:
+    try:
+        return select(scenarios, ids=[scenario_id])[0]
+    except LookupError as exc:
+        errors.print(f"[red]error[/red] {exc} (under {scenarios})")
+        raise typer.Exit(code=1) from None
+
+
+def _print_grade(grade: Any) -> None:
+    for check in grade.verdicts:
+        colour = {"pass": "green", "fail": "red"}.get(check.verdict.value, "yellow")
+        detail = f" ({check.detail})" if check.detail else ""
+        errors.print(f"[{colour}]{check.verdict.value:5}[/{colour}] {check.check_id}{detail}", highlight=False)
+    verdict = "[green]success[/green]" if grade.success else "[red]not solved[/red]"
+    errors.print(f"{grade.scenario}: {verdict}", highlight=False)
+
+
+@app.command()
+def serve(
+    scenario_id: Annotated[str, typer.Argument(help="The scenario to play, e.g. library_desk/return_and_settle.")],
+    transport: Annotated[str, typer.Option(help="stdio (for Claude Code, Desktop, Cursor) or http.")] = "stdio",
+    port: Annotated[int, typer.Option(help="HTTP port (with --transport http).")] = 8000,
+    out: Annotated[Path | None, typer.Option(help="Where final_state.json and verdict.json go.")] = None,
+    scenarios: Annotated[Path, typer.Option(help="Scenarios folder.")] = Path("scenarios"),
+    servers: Annotated[Path, typer.Option(help="Servers folder.")] = Path("mcp_servers"),
+    sandbox: Annotated[bool, typer.Option(help="Run the server in the OS sandbox.")] = True,
+) -> None:
+    """Expose one scenario as an MCP server for any MCP client, and grade it when the client is done."""
+    from envmint.harness.serve import serve as serve_scenario
+
+    if transport not in ("stdio", "http"):
+        errors.print("[red]error[/red] --transport is stdio or http")
+        raise typer.Exit(code=2)
+    chosen = _find_scenario(scenarios, scenario_id)
+    folder = servers / chosen.scenario.env_id
+    out = out or Path("runs") / "serve" / scenario_id.replace("/", "__")
+    errors.print(f"serving {scenario_id} over {transport}; verdict will be written to {out}/verdict.json")
+    grade = serve_scenario(chosen.scenario, chosen.path, folder, out, transport=transport, port=port, sandboxed=sandbox)
+    if grade is None:
+        errors.print("[red]error[/red] the server did not start; nothing to grade")
+        raise typer.Exit(code=1)
+    _print_grade(grade)
+
+
+@app.command()
+def grade(
+    scenario_id: Annotated[str, typer.Argument(help="The scenario whose checks to apply.")],
+    state: Annotated[Path, typer.Option(help="The final state to grade (e.g. runs/serve/.../final_state.json).")],
+    out: Annotated[Path | None, typer.Option(help="Write the verdict as JSON here.")] = None,
+    scenarios: Annotated[Path, typer.Option(help="Scenarios folder.")] = Path("scenarios"),
+) -> None:
+    """Grade a final state against a scenario's checks (in the sandbox). Exit 0 on success, 1 otherwise."""
+    from envmint.harness.serve import grade_state
+
+    chosen = _find_scenario(scenarios, scenario_id)
+    try:
+        final_state = json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        errors.print(f"[red]error[/red] cannot read {state}: {exc}")
+        raise typer.Exit(code=2) from None
+    result = grade_state(chosen.scenario, final_state)
+    _print_grade(result)
+    if out:
+        out.write_text(json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8")
+    raise typer.Exit(code=0 if result.success else 1)
