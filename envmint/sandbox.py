@@ -181,8 +181,29 @@ def _warn_unsafe_once() -> None:
 
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _SYSCALL_NUMBERS = {
-    "x86_64": {"clone": 56, "fork": 57, "vfork": 58, "unshare": 272, "setns": 308, "clone3": 435},
-    "aarch64": {"clone": 220, "unshare": 97, "setns": 268, "clone3": 435},
+    "x86_64": {"clone": 56, "fork": 57, "vfork": 58, "unshare": 272, "setns": 308, "clone3": 435, "prlimit64": 302},
+    "aarch64": {"clone": 220, "unshare": 97, "setns": 268, "clone3": 435, "prlimit64": 261},
+}
+# The strict profile (see _seccomp_program) also refuses these: everything by which one process of a sandbox
+# can reach another one of the same user (signals, tracing, its memory, its scheduling) and the objects that
+# outlive a process inside the sandbox (System V IPC, POSIX message queues, keyrings).
+_STRICT_DENY = {
+    "x86_64": {
+        "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "process_madvise": 440,
+        "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297,
+        "pidfd_open": 434, "pidfd_send_signal": 424, "pidfd_getfd": 438,
+        "setpriority": 141, "sched_setaffinity": 203, "sched_setscheduler": 144, "sched_setparam": 142,
+        "sched_setattr": 314, "ioprio_set": 251,
+        "shmget": 29, "msgget": 68, "semget": 64, "mq_open": 240, "add_key": 248, "request_key": 249, "keyctl": 250,
+    },
+    "aarch64": {
+        "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "process_madvise": 440,
+        "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
+        "pidfd_open": 434, "pidfd_send_signal": 424, "pidfd_getfd": 438,
+        "setpriority": 140, "sched_setaffinity": 122, "sched_setscheduler": 119, "sched_setparam": 118,
+        "sched_setattr": 274, "ioprio_set": 30,
+        "shmget": 194, "msgget": 186, "semget": 190, "mq_open": 180, "add_key": 217, "request_key": 218, "keyctl": 219,
+    },
 }
 _BPF_LD_W_ABS = 0x20
 _BPF_JEQ_K = 0x15
@@ -196,14 +217,22 @@ _ENOSYS = 38
 _CLONE_THREAD = 0x00010000
 _X32_SYSCALL_BIT = 0x40000000
 # offsets in struct seccomp_data: nr (u32), arch (u32), instruction_pointer (u64), args[6] (u64)
-_OFF_NR, _OFF_ARCH, _OFF_ARG0_LOW = 0, 4, 16  # the low half of args[0]; both arches are little-endian
+_OFF_NR, _OFF_ARCH, _OFF_ARG0_LOW, _OFF_ARG0_HIGH = 0, 4, 16, 20  # args[0] in halves; both arches are little-endian
 
 
-def _seccomp_program(machine: str | None = None) -> bytes | None:
+def _seccomp_program(
+    machine: str | None = None, *, allow_processes: bool = False, strict: bool = False
+) -> bytes | None:
     """The filter as ``struct sock_filter[]`` bytes, or None on an architecture it does not know.
 
-    Refuses new processes and namespaces, allows threads and everything else. Unknown
-    architectures (a 32-bit syscall ABI entered from a 64-bit process, x32) get ``EPERM``.
+    By default it refuses new processes and namespaces and allows threads and everything else.
+    Unknown architectures (a 32-bit syscall ABI entered from a 64-bit process, x32) get ``EPERM``.
+
+    ``allow_processes=True`` (for a trusted process that forks children and filters each of them
+    itself, see :mod:`envmint.grading.zygote`) still refuses namespaces but allows ``fork`` and
+    ``clone``. ``strict=True`` also refuses what would let a process touch another process of the
+    same sandbox or leave something behind it (:data:`_STRICT_DENY`), and ``prlimit64`` on any
+    process but itself.
     """
     machine = machine or platform.machine()
     arch = _AUDIT_ARCH.get(machine)
@@ -220,23 +249,38 @@ def _seccomp_program(machine: str | None = None) -> bytes | None:
         program.append((_BPF_JGE_K, _X32_SYSCALL_BIT, "eperm", None))
     actions = {"clone3": "enosys", "fork": "eperm", "vfork": "eperm", "unshare": "eperm", "setns": "eperm"}
     for name, label in actions.items():
-        if name in numbers:
+        if name in numbers and not (allow_processes and name in ("fork", "vfork")):
             program.append((_BPF_JEQ_K, numbers[name], label, None))
-    program += [
-        (_BPF_JEQ_K, numbers["clone"], None, "allow"),
-        (_BPF_LD_W_ABS, _OFF_ARG0_LOW, None, None),
-        (_BPF_JSET_K, _CLONE_THREAD, "allow", "eperm"),
-    ]
+    if strict:
+        program += [(_BPF_JEQ_K, number, "eperm", None) for number in _STRICT_DENY[machine].values()]
+        program.append((_BPF_JEQ_K, numbers["prlimit64"], "prlimit", None))
+    if not allow_processes:  # else fall through to "allow"
+        program += [
+            (_BPF_JEQ_K, numbers["clone"], None, "allow"),
+            (_BPF_LD_W_ABS, _OFF_ARG0_LOW, None, None),
+            (_BPF_JSET_K, _CLONE_THREAD, "allow", "eperm"),
+        ]
     labels = {"allow": len(program), "eperm": len(program) + 1, "enosys": len(program) + 2}
     program += [
         (_BPF_RET_K, _RET_ALLOW, None, None),
         (_BPF_RET_K, _RET_ERRNO | _EPERM, None, None),
         (_BPF_RET_K, _RET_ERRNO | _ENOSYS, None, None),
     ]
+    if strict:  # prlimit64(pid, ...) with pid 0 (this process) only
+        labels["prlimit"] = len(program)
+        program += [
+            (_BPF_LD_W_ABS, _OFF_ARG0_LOW, None, None),
+            (_BPF_JEQ_K, 0, None, "eperm_again"),
+            (_BPF_LD_W_ABS, _OFF_ARG0_HIGH, None, None),
+            (_BPF_JEQ_K, 0, "allow_again", "eperm_again"),
+        ]
+        labels |= {"allow_again": len(program), "eperm_again": len(program) + 1}  # BPF jumps only forward
+        program += [(_BPF_RET_K, _RET_ALLOW, None, None), (_BPF_RET_K, _RET_ERRNO | _EPERM, None, None)]
     out = bytearray()
     for index, (code, k, jt, jf) in enumerate(program):
         jump_true = labels[jt] - index - 1 if jt else 0
         jump_false = labels[jf] - index - 1 if jf else 0
+        assert 0 <= jump_true < 256 and 0 <= jump_false < 256, "a BPF jump must fit in one byte"
         out += code.to_bytes(2, "little") + bytes([jump_true, jump_false]) + k.to_bytes(4, "little")
     return bytes(out)
 
@@ -278,26 +322,35 @@ except BaseException as exc:
 """
 
 
-def _launcher_argv(argv: Sequence[str], limits: Limits, *, nproc: bool) -> list[str]:
-    rlimits: list[tuple[str, int, int]] = [
+def rlimits(limits: Limits, *, nproc: bool = True) -> list[tuple[str, int, int]]:
+    """The ``(resource.RLIMIT_* name, soft, hard)`` limits that stand for ``limits`` in a process.
+
+    ``nproc=False`` leaves out ``RLIMIT_NPROC`` (outside a user namespace it would count every
+    process of the user on the machine).
+    """
+    result: list[tuple[str, int, int]] = [
         ("RLIMIT_AS", limits.memory_mb << 20, limits.memory_mb << 20),
         ("RLIMIT_CORE", 0, 0),
     ]
     if limits.cpu_seconds:
         # The soft limit sends SIGXCPU (which kills); the hard limit one second later is SIGKILL.
-        rlimits.append(("RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1))
+        result.append(("RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1))
     if limits.max_file_bytes:
-        rlimits.append(("RLIMIT_FSIZE", limits.max_file_bytes, limits.max_file_bytes))
+        result.append(("RLIMIT_FSIZE", limits.max_file_bytes, limits.max_file_bytes))
     if nproc:
-        rlimits.append(("RLIMIT_NPROC", limits.max_processes, limits.max_processes))
-    program = _seccomp_program()
+        result.append(("RLIMIT_NPROC", limits.max_processes, limits.max_processes))
+    return result
+
+
+def _launcher_argv(argv: Sequence[str], limits: Limits, *, nproc: bool, allow_processes: bool = False) -> list[str]:
+    program = _seccomp_program(allow_processes=allow_processes)
     return [
         sys.executable,
         "-I",
         "-S",
         "-c",
         _LAUNCHER,
-        ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in rlimits),
+        ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in rlimits(limits, nproc=nproc)),
         program.hex() if program else "",
         "\n".join(f"{name}={value}" for name, value in SANDBOX_ENV.items()),
         *argv,
@@ -349,10 +402,17 @@ def sandboxed_argv(
     writable: Sequence[Path] = (),
     limits: Limits,
     network: bool = False,
+    allow_processes: bool = False,
+    read_only: bool = False,
 ) -> list[str]:
     """The command line that runs ``argv`` in the sandbox, with ``readable`` paths bound read-only
     and ``writable`` directories (existing ones, created by the caller) bound read-write.
     ``network=True`` keeps the host's network namespace (for a server that must listen on HTTP).
+
+    ``allow_processes=True`` installs the seccomp filter that still allows new processes: only for
+    trusted code that filters every child itself (the grading zygote). ``read_only=True`` makes
+    the whole file system read-only, the sandbox's own ``/``, ``/tmp`` and ``/dev`` included, so
+    processes that run in the sandbox one after the other cannot leave files for each other.
 
     ``argv[0]`` should be an absolute path that exists inside the sandbox (normally
     ``sys.executable``, whose installation is always bound). Raises :class:`SandboxUnavailable`
@@ -367,7 +427,7 @@ def sandboxed_argv(
         _warn_unsafe_once()
         # No user namespace here, so RLIMIT_NPROC would count every process of this user on the
         # machine; the seccomp filter still refuses new processes.
-        return _launcher_argv(argv, limits, nproc=False)
+        return _launcher_argv(argv, limits, nproc=False, allow_processes=allow_processes)
     for path in [*readable, *writable]:
         if Path(os.path.abspath(path)) == Path("/"):
             raise ValueError("refusing to expose the whole file system in the sandbox")
@@ -387,8 +447,10 @@ def sandboxed_argv(
         args += ["--bind", str(Path(path).resolve()), str(Path(path).resolve())]
     for name, value in SANDBOX_ENV.items():
         args += ["--setenv", name, value]
+    if read_only:
+        args += ["--remount-ro", "/", "--remount-ro", "/tmp", "--remount-ro", "/dev"]
     args += ["--chdir", "/tmp", "--"]
-    return [*args, *_launcher_argv(argv, limits, nproc=True)]
+    return [*args, *_launcher_argv(argv, limits, nproc=True, allow_processes=allow_processes)]
 
 
 # --------------------------------------------------------------------------------------------

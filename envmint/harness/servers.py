@@ -7,6 +7,7 @@ Servers run the environment code, which is untrusted, so each runs inside the OS
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,11 @@ class ServerCrashed(RuntimeError):
     """The server process died or its connection broke."""
 
 
-def server_parameters(folder: Path, *, python: str = sys.executable, sandboxed: bool = True) -> StdioServerParameters:
+def server_parameters(
+    folder: Path, *, python: str = sys.executable, sandboxed: bool = True, server_args: Sequence[str] = ()
+) -> StdioServerParameters:
     folder = folder.resolve()
-    argv = [python, "-I", str(folder / "server.py")]
+    argv = [python, "-I", str(folder / "server.py"), *server_args]
     if sandboxed:
         readable = [folder, folder.parent / "_runtime"]
         argv = sandbox.sandboxed_argv(argv, readable=[p for p in readable if p.exists()], limits=SERVER_LIMITS)
@@ -51,8 +54,10 @@ class WarmServer:
         *,
         call_timeout: float = 30.0,
         sandboxed: bool = True,
+        server_args: Sequence[str] = (),
     ) -> None:
         self.env_id = env_id
+        self.server_args = tuple(server_args)
         self.folder = folder
         self.group = group
         self.call_timeout = call_timeout
@@ -73,7 +78,7 @@ class WarmServer:
     async def _lifetime(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         started = False
         try:
-            params = server_parameters(self.folder, sandboxed=self.sandboxed)
+            params = server_parameters(self.folder, sandboxed=self.sandboxed, server_args=self.server_args)
             async with Client(params, read_timeout_seconds=60) as client:
                 self.tools = list((await client.list_tools()).tools)
                 self.instructions = client.instructions or ""
