@@ -1,11 +1,14 @@
-"""The main job for now: emit the fixture environment and drive it over stdio with a scripted client.
+"""The main job: the baseline agents over the shipped catalog, with the summary table.
 
-A later issue replaces this with the demo on the shipped catalog.
+Reference (the oracle) must reach 100%, null (does nothing) 0%, random (seeded schema-valid calls)
+next to nothing. Without a catalog (a checkout that has none yet), it emits the test fixture
+environment and drives it over stdio with a scripted client instead.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 import sys
 import tempfile
 import time
@@ -108,9 +111,41 @@ def _short(text: str, is_error: bool | None) -> str:
     return f"[yellow]refused:[/yellow] {text}" if is_error else text
 
 
-def run_demo(console: Console) -> int:
+def run_catalog_demo(console: Console, servers: Path, scenarios: Path) -> int:
+    """reference, null and random over every catalog scenario; returns non-zero if the oracle fails."""
+    from envmint.harness import runner
+    from envmint.harness.agents.registry import agent_factory
+    from envmint.harness.results import RunDirectory
+    from envmint.harness.selection import select
+    from envmint.harness.summary import summarize
+    from envmint.harness.tables import summary_table
+
+    selection = select(scenarios)
+    console.print(f"running the reference, null and random agents on {len(selection)} scenarios from {scenarios}/")
+    records = []
+    with tempfile.TemporaryDirectory(prefix="envmint-demo-") as temp:
+        for agent in ("reference", "null", "random"):
+            options = runner.RunOptions(agent=agent, concurrency=2)
+            started = time.perf_counter()
+            run = partial(runner.run, selection, servers, RunDirectory(Path(temp) / agent), options)
+            done = anyio.run(run, agent_factory(agent), _no_user)
+            console.print(f"  {agent}: {len(done)} episodes in {time.perf_counter() - started:.1f} s")
+            records += done
+    console.print(summary_table(summarize(records), 1))
+    reference = [r for r in records if r.agent == "reference"]
+    return 0 if reference and all(r.success for r in reference) else 1
+
+
+def _no_user(scenario: object) -> None:
+    return None
+
+
+def run_demo(console: Console, servers: Path = Path("mcp_servers"), scenarios: Path = Path("scenarios")) -> int:
     if not console.is_terminal:
         console.width = max(console.width, 132)
+    if scenarios.is_dir() and any(scenarios.glob("*/*.json")):
+        return run_catalog_demo(console, servers, scenarios)
+    console.print("no catalog under scenarios/ yet: showing the runtime on the test fixture instead\n")
     fixture = _fixture()
     with tempfile.TemporaryDirectory(prefix="envmint-demo-") as temp:
         folder = emit(fixture.build_spec(), Path(temp))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,17 +117,26 @@ def deduplicate(topics: Sequence[Topic]) -> list[Topic]:
     return kept
 
 
+def _overlap(a: Topic, b: Topic) -> float:
+    wa, wb = _words(a.name), _words(b.name)
+    return len(wa & wb) / len(wa | wb) if wa and wb else 0.0
+
+
+def _preference(topic: Topic, chosen: Sequence[Topic]) -> tuple[bool, bool, float, int, int]:
+    overlap = max((_overlap(topic, other) for other in chosen), default=0.0)
+    new_domain = topic.domain not in {t.domain for t in chosen}
+    return (overlap == 0, new_domain, -overlap, topic.score, len(topic.examples))
+
+
 def select_diverse(topics: Sequence[Topic], count: int) -> list[Topic]:
-    """``count`` topics, round-robin over domains in score order, so domains stay distinct."""
-    by_domain: dict[str, list[Topic]] = defaultdict(list)
-    for topic in sorted(topics, key=lambda t: (-t.score, t.name)):
-        by_domain[topic.domain].append(topic)
-    order = sorted(by_domain, key=lambda d: (-by_domain[d][0].score, d))
+    """``count`` topics that differ as much as possible: no name word shared with those already
+    chosen, then a new domain, then the least overlap, the score and the number of tasks behind it."""
+    pool = sorted(topics, key=lambda t: (-t.score, -len(t.examples), t.name))
     chosen: list[Topic] = []
-    while len(chosen) < count and any(by_domain.values()):
-        for domain in order:
-            if by_domain[domain] and len(chosen) < count:
-                chosen.append(by_domain[domain].pop(0))
+    while pool and len(chosen) < count:
+        best = max(pool, key=partial(_preference, chosen=chosen))
+        chosen.append(best)
+        pool.remove(best)
     return chosen
 
 
