@@ -8,10 +8,10 @@ environment and drives it over stdio with a scripted client instead.
 from __future__ import annotations
 
 import importlib.util
-from functools import partial
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
