@@ -28,7 +28,26 @@ def _model_label(backend: Any, recording: Any) -> str:
     return str(getattr(backend, "model", backend.name))
 
 
-def _context(llm_spec: str, recording_dir: Path, concurrency: int) -> Any:
+class _Progress:
+    """Wraps a backend to show each answered prompt on standard error as the run goes."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self.done = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)
+
+    async def complete(self, request: Any) -> Any:
+        response = await self.backend.complete(request)
+        self.done += 1
+        where = request.env + (f"/{request.scenario}" if request.scenario else "")
+        errors.print(f"[dim]model call {self.done}: {request.stage} ({where}) answered[/dim]", highlight=False)
+        return response
+
+
+def _context(llm_spec: str, recording_dir: Path, concurrency: int, rpm: float | None = None) -> Any:
     from generator.llm.backends import parse_backend
     from generator.llm.client import LLM
     from generator.llm.recording import Recording
@@ -36,8 +55,10 @@ def _context(llm_spec: str, recording_dir: Path, concurrency: int) -> Any:
 
     backend = parse_backend(llm_spec, recording_dir=recording_dir)
     recording = None if llm_spec.startswith("replay") else Recording(recording_dir)
-    llm = LLM(backend, recording=recording, concurrency=concurrency)
-    return Context(llm=llm, model=_model_label(backend, getattr(backend, "recording", recording)))
+    label = _model_label(backend, getattr(backend, "recording", recording))
+    wrapped = backend if llm_spec.startswith("replay") else _Progress(backend)
+    llm = LLM(wrapped, recording=recording, concurrency=concurrency, requests_per_minute=rpm)
+    return Context(llm=llm, model=label)
 
 
 def _finish(ctx: Any, report_path: Path | None) -> None:
@@ -75,6 +96,7 @@ def synthesize(
     servers: Annotated[Path, typer.Option(help="Where environments are emitted.")] = Path("mcp_servers"),
     recording: Annotated[Path, typer.Option(help="Where model exchanges are recorded.")] = Path("recordings"),
     concurrency: Annotated[int, typer.Option(min=1, help="Model calls in flight at once.")] = 8,
+    rpm: Annotated[float | None, typer.Option(help="At most this many model requests per minute.")] = None,
     report: Annotated[Path | None, typer.Option(help="Also write the report as JSON here.")] = None,
 ) -> None:
     """Synthesize environments (topic -> state and rules -> tools -> code -> tests and repairs) into mcp_servers/."""
@@ -84,7 +106,7 @@ def synthesize(
     if bool(from_tasks) == bool(topic):
         errors.print("[red]error[/red] give either --from-tasks FILE or --topic TEXT")
         raise typer.Exit(code=2)
-    ctx = _context(llm, recording, concurrency)
+    ctx = _context(llm, recording, concurrency, rpm)
 
     async def go() -> None:
         if from_tasks:
@@ -111,13 +133,14 @@ def scenarios(
     ),
     recording: Annotated[Path, typer.Option(help="Where model exchanges are recorded.")] = Path("recordings"),
     concurrency: Annotated[int, typer.Option(min=1, help="Model calls in flight at once.")] = 8,
+    rpm: Annotated[float | None, typer.Option(help="At most this many model requests per minute.")] = None,
     report: Annotated[Path | None, typer.Option(help="Also write the report as JSON here.")] = None,
 ) -> None:
     """Write sound scenarios (state, task or conversation, validators, reference solution) into scenarios/."""
     from envmint.contract import ContractError, load_environment_spec
     from generator import pipeline
 
-    ctx = _context(llm, recording, concurrency)
+    ctx = _context(llm, recording, concurrency, rpm)
     try:
         specs = [load_environment_spec(servers / env / "spec.json") for env in env_ids]
     except ContractError as exc:
