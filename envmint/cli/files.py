@@ -75,3 +75,26 @@ def demo() -> None:
     from envmint.demo import run_demo
 
     raise typer.Exit(code=run_demo(console))
+
+
+@app.command()
+def config(
+    client: Annotated[str, typer.Argument(help="claude-code | claude-desktop | mcp-json")],
+    env_ids: Annotated[list[str], typer.Argument(metavar="ENV_ID...", help="Servers to configure.")],
+    servers: Annotated[Path, typer.Option(help="Servers folder.")] = Path("mcp_servers"),
+    python: Annotated[str | None, typer.Option(help="Python with `mcp` installed (default: envmint's).")] = None,
+) -> None:
+    """Print the configuration (or `claude mcp add` commands) that adds these servers to a client."""
+    import sys
+
+    from envmint.clientconfig import render
+
+    if client not in ("claude-code", "claude-desktop", "mcp-json"):
+        errors.print("[red]error[/red] the client is claude-code, claude-desktop or mcp-json")
+        raise typer.Exit(code=2)
+    folders = [servers / env for env in env_ids]
+    missing = [f.name for f in folders if not (f / "server.py").is_file()]
+    if missing:
+        errors.print(f"[red]error[/red] no server for {', '.join(missing)} in {servers}")
+        raise typer.Exit(code=1)
+    print(render(client, folders, python or sys.executable), end="")  # type: ignore[arg-type]
