@@ -795,12 +795,10 @@ async def run(args: argparse.Namespace) -> None:
         + f", {h_calls:.0f} at {CONCURRENCY}: every extra worker pays its own server cold start)."
     )
     console.print(
-        "Options (none implemented here): overlapping grading with the next episode (a) only helps while a core "
-        "is idle, and extra workers show how little that is on 2 cores; what moves the ratio is spending less "
-        "CPU per grading: (b) batching episodes into one child, or (c) a warm sandboxed grader per worker, fed "
-        "over a pipe like the servers. Both let checks of different episodes share a process, weaker isolation "
-        "than today's one child per episode. For short runs, starting the servers before the first "
-        "episode (or keeping them warm across runs) removes the cold start, which is mostly importing the MCP SDK."
+        "Grading runs in warm sandboxed grading processes (envmint.grading.zygote): each request is a fresh "
+        "fork with strict limits, so episodes stay isolated while the per-episode cost drops to a few ms. What "
+        "remains between a whole run and the ceiling is mostly each worker's server cold start (importing the "
+        "MCP SDK, ~1 s): it fades over long runs, and starting servers before the first episode would remove it.\n"
     )
 
     rows += [

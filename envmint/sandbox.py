@@ -22,6 +22,13 @@ user, and bwrap maps root to root), and CI runs as root. So the filter refuses e
 falls back to ``clone``, whose flags the filter can read) and new namespaces (``unshare``,
 ``setns``). Threads still work. A fork bomb therefore fails at its first ``fork``.
 
+Two more profiles serve the grading zygote (:mod:`envmint.grading.zygote`), a trusted process that
+forks one child per grading request: ``sandboxed_argv(..., allow_processes=True, read_only=True,
+as_pid_1=True)`` gives it a filter that allows ``fork`` (still no namespaces), a wholly read-only
+file system and no bwrap reaper beside it, and ``_seccomp_program(strict=True)`` is the filter it
+installs in each child: the default one plus no signals, tracing, memory access, ``prlimit`` or
+scheduling changes aimed at other processes, and no System V IPC, message queues or keys.
+
 Without bwrap, :func:`sandboxed_argv` raises :class:`SandboxUnavailable`, unless
 ``ENVMINT_UNSAFE_NO_SANDBOX=1`` is set: then it warns once on stderr and returns the command
 wrapped only in the launcher (limits, seccomp, a cleared environment). :func:`sandbox_mode` tells
@@ -186,24 +193,37 @@ _SYSCALL_NUMBERS = {
 }
 # The strict profile (see _seccomp_program) also refuses these: everything by which one process of a sandbox
 # can reach another one of the same user (signals, tracing, its memory, its scheduling) and the objects that
-# outlive a process inside the sandbox (System V IPC, POSIX message queues, keyrings).
+# outlive a process inside the sandbox (System V IPC, POSIX message queues, keyrings). (name, x86_64, aarch64)
+_STRICT_DENY_TABLE = [
+    ("ptrace", 101, 117),
+    ("process_vm_readv", 310, 270),
+    ("process_vm_writev", 311, 271),
+    ("process_madvise", 440, 440),
+    ("kill", 62, 129),
+    ("tkill", 200, 130),
+    ("tgkill", 234, 131),
+    ("rt_sigqueueinfo", 129, 138),
+    ("rt_tgsigqueueinfo", 297, 240),
+    ("pidfd_open", 434, 434),
+    ("pidfd_send_signal", 424, 424),
+    ("pidfd_getfd", 438, 438),
+    ("setpriority", 141, 140),
+    ("sched_setaffinity", 203, 122),
+    ("sched_setscheduler", 144, 119),
+    ("sched_setparam", 142, 118),
+    ("sched_setattr", 314, 274),
+    ("ioprio_set", 251, 30),
+    ("shmget", 29, 194),
+    ("msgget", 68, 186),
+    ("semget", 64, 190),
+    ("mq_open", 240, 180),
+    ("add_key", 248, 217),
+    ("request_key", 249, 218),
+    ("keyctl", 250, 219),
+]
 _STRICT_DENY = {
-    "x86_64": {
-        "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "process_madvise": 440,
-        "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297,
-        "pidfd_open": 434, "pidfd_send_signal": 424, "pidfd_getfd": 438,
-        "setpriority": 141, "sched_setaffinity": 203, "sched_setscheduler": 144, "sched_setparam": 142,
-        "sched_setattr": 314, "ioprio_set": 251,
-        "shmget": 29, "msgget": 68, "semget": 64, "mq_open": 240, "add_key": 248, "request_key": 249, "keyctl": 250,
-    },
-    "aarch64": {
-        "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "process_madvise": 440,
-        "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
-        "pidfd_open": 434, "pidfd_send_signal": 424, "pidfd_getfd": 438,
-        "setpriority": 140, "sched_setaffinity": 122, "sched_setscheduler": 119, "sched_setparam": 118,
-        "sched_setattr": 274, "ioprio_set": 30,
-        "shmget": 194, "msgget": 186, "semget": 190, "mq_open": 180, "add_key": 217, "request_key": 218, "keyctl": 219,
-    },
+    "x86_64": {name: x86 for name, x86, _ in _STRICT_DENY_TABLE},
+    "aarch64": {name: arm for name, _, arm in _STRICT_DENY_TABLE},
 }
 _BPF_LD_W_ABS = 0x20
 _BPF_JEQ_K = 0x15
@@ -404,6 +424,7 @@ def sandboxed_argv(
     network: bool = False,
     allow_processes: bool = False,
     read_only: bool = False,
+    as_pid_1: bool = False,
 ) -> list[str]:
     """The command line that runs ``argv`` in the sandbox, with ``readable`` paths bound read-only
     and ``writable`` directories (existing ones, created by the caller) bound read-write.
@@ -411,8 +432,11 @@ def sandboxed_argv(
 
     ``allow_processes=True`` installs the seccomp filter that still allows new processes: only for
     trusted code that filters every child itself (the grading zygote). ``read_only=True`` makes
-    the whole file system read-only, the sandbox's own ``/``, ``/tmp`` and ``/dev`` included, so
-    processes that run in the sandbox one after the other cannot leave files for each other.
+    the whole file system read-only, the sandbox's own ``/``, ``/tmp``, ``/dev`` and ``/proc``
+    included, so processes that run in the sandbox one after the other cannot leave files for
+    each other or write to each other's ``/proc`` entries. ``as_pid_1=True`` makes the command
+    pid 1 of the sandbox's pid namespace, without bwrap's reaper process beside it (which is
+    dumpable: any process of the sandbox could write to its memory through ``/proc/1/mem``).
 
     ``argv[0]`` should be an absolute path that exists inside the sandbox (normally
     ``sys.executable``, whose installation is always bound). Raises :class:`SandboxUnavailable`
@@ -448,7 +472,9 @@ def sandboxed_argv(
     for name, value in SANDBOX_ENV.items():
         args += ["--setenv", name, value]
     if read_only:
-        args += ["--remount-ro", "/", "--remount-ro", "/tmp", "--remount-ro", "/dev"]
+        args += ["--remount-ro", "/", "--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/proc"]
+    if as_pid_1:
+        args.append("--as-pid-1")
     args += ["--chdir", "/tmp", "--"]
     return [*args, *_launcher_argv(argv, limits, nproc=True, allow_processes=allow_processes)]
 

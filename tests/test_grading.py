@@ -1,4 +1,8 @@
-"""Grading validators: untrusted checks run in one sandboxed child and every failure is an error."""
+"""Grading validators: untrusted checks run in one sandboxed child and every failure is an error.
+
+Every test runs twice: with the child forked from a warm grading zygote (the default) and with a
+fresh sandboxed process per request (``ENVMINT_GRADING_ZYGOTE=0``, also the fallback).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import resource
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ import pytest
 
 from envmint import sandbox
 from envmint.contract.scenario import Check
-from envmint.grading import CheckVerdict, Verdict, _child, all_passed, default_limits, grade_checks, reward
+from envmint.grading import CheckVerdict, Verdict, _child, all_passed, default_limits, grade_checks, reward, zygote
 from tests.conftest import need
 
 pytestmark = pytest.mark.anyio
@@ -49,6 +53,26 @@ def by_id(verdicts: list[CheckVerdict]) -> dict[str, CheckVerdict]:
 @pytest.fixture
 def bwrap() -> None:
     need(sandbox.sandbox_available(), "bubblewrap (bwrap) is not installed")
+
+
+@pytest.fixture(autouse=True, params=["zygote", "fresh"])
+def grader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Which way checks run; with a zygote, no grading under bwrap may start a fresh process."""
+    fresh_runs: list[str] = []
+    run_sandboxed = sandbox.run_sandboxed
+
+    async def recorded(*args: Any, **kwargs: Any) -> sandbox.SandboxResult:
+        fresh_runs.append(sandbox.sandbox_mode())
+        return await run_sandboxed(*args, **kwargs)
+
+    monkeypatch.setattr(sandbox, "run_sandboxed", recorded)
+    if request.param == "fresh":
+        monkeypatch.setenv(zygote.ENV_VAR, "0")
+    else:
+        monkeypatch.delenv(zygote.ENV_VAR, raising=False)
+    yield request.param
+    if request.param == "zygote":
+        assert "bwrap" not in fresh_runs, "grading under bwrap started a fresh process instead of using a zygote"
 
 
 # ---------------------------------------------------------------------------------------------

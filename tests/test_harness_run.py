@@ -47,7 +47,14 @@ def _sandboxed() -> bool:
 
 
 def _run(
-    scenarios_dir: Path, servers: Path, out: Path, agent: str, factory: Any = None, **options: Any
+    scenarios_dir: Path,
+    servers: Path,
+    out: Path,
+    agent: str,
+    factory: Any = None,
+    *,
+    resume: bool = False,
+    **options: Any,
 ) -> list[EpisodeRecord]:
     selection = select(scenarios_dir)
     run_options = runner.RunOptions(agent=agent, sandboxed=_sandboxed(), **options)
@@ -55,7 +62,13 @@ def _run(
     async def go() -> list[EpisodeRecord]:
         with anyio.fail_after(180):
             return await runner.run(
-                selection, servers, RunDirectory(out), run_options, factory or agent_factory(agent), lambda s: None
+                selection,
+                servers,
+                RunDirectory(out),
+                run_options,
+                factory or agent_factory(agent),
+                lambda s: None,
+                resume=resume,
             )
 
     return anyio.run(go)
@@ -162,6 +175,42 @@ def test_a_server_killed_mid_episode_is_reported_as_crashed_and_the_run_goes_on(
     assert len(resumed) == len(records)
     assert all(r.status == "ok" and r.success for r in resumed)
     assert len({r.episode for r in resumed}) == len(resumed)
+
+
+def test_a_missing_server_folder_is_an_episode_status_that_resume_retries_not_an_aborted_run(
+    scenarios_dir: Path, servers: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "no_servers"
+    empty.mkdir()
+
+    records = _run(scenarios_dir, empty, tmp_path / "run", "reference")
+
+    assert len(records) == len(library.scenario_paths())
+    for record in records:
+        assert record.status == "server_crashed" and not record.success and record.reward == 0.0
+        assert record.error.startswith("no server: FileNotFoundError: no server for environment 'library_desk'")
+        assert record.checks == [] and record.tool_calls == 0
+    resumed = _run(scenarios_dir, servers, tmp_path / "run", "reference", resume=True)
+    assert len(resumed) == len(records) and all(r.status == "ok" and r.success for r in resumed)
+
+
+def test_an_agent_that_cannot_be_created_is_an_agent_error_for_its_episodes_and_the_others_run(
+    scenarios_dir: Path, servers: Path, tmp_path: Path
+) -> None:
+    reference = agent_factory("reference")
+
+    def factory(scenario: Scenario, trial: int) -> Any:
+        if scenario.id.endswith("return_and_settle"):
+            raise RuntimeError("no API key for this agent")
+        return reference(scenario, trial)
+
+    records = _run(scenarios_dir, servers, tmp_path / "run", "reference", factory)
+
+    by_scenario = {r.scenario: r for r in records}
+    failed = by_scenario.pop("library_desk/return_and_settle")
+    assert failed.status == "agent_error" and not failed.success and failed.checks == []
+    assert failed.error == "could not create the agent: RuntimeError: no API key for this agent"
+    assert by_scenario and all(r.status == "ok" and r.success for r in by_scenario.values())
 
 
 def test_a_harness_killed_mid_run_leaves_valid_jsonl_and_resume_finishes_without_duplicates(

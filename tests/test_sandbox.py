@@ -106,6 +106,24 @@ def test_the_seccomp_filter_is_skipped_only_on_architectures_it_does_not_know() 
     assert sandbox._seccomp_program("riscv64") is None
 
 
+def test_the_zygote_and_strict_filters_change_only_what_they_say_on_both_architectures() -> None:
+    def compared(program: bytes | None) -> set[int]:
+        """The constants the filter compares the syscall number (and arguments) with."""
+        assert program is not None
+        return {
+            int.from_bytes(program[i + 4 : i + 8], "little") for i in range(0, len(program), 8) if program[i] == 0x15
+        }
+
+    for machine, fork, kill in (("x86_64", 57, 62), ("aarch64", None, 129)):
+        default = compared(sandbox._seccomp_program(machine))
+        zygote = compared(sandbox._seccomp_program(machine, allow_processes=True))
+        strict = compared(sandbox._seccomp_program(machine, strict=True))
+        clone = sandbox._SYSCALL_NUMBERS[machine]["clone"]
+        assert zygote == default - {clone, fork, 58}  # fork, vfork and clone are no longer refused
+        assert default < strict and kill in strict and kill not in default
+    assert sandbox._seccomp_program("riscv64", strict=True) is None
+
+
 # ---------------------------------------------------------------------------------------------
 # Isolation
 

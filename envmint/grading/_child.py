@@ -220,6 +220,11 @@ def main() -> None:
 # later children are forked from.
 
 _PR_SET_DUMPABLE, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 4, 22, 2
+_WARM_UP_CHECK = """\
+def check(initial_state, final_state):
+    loans = [loan for loan in final_state.get("loans", []) if isinstance(loan, dict)]
+    return all(loan["returned"] is True for loan in loans) and initial_state == final_state
+"""
 _CHILD_SETUP_FAILED = 126
 
 
@@ -302,6 +307,11 @@ def zygote(child_filter_hex: str) -> NoReturn:
             os.close(pidfd)
         return os.waitstatus_to_exitcode(status), timed_out
 
+    # Warm up the paths every request takes (the compiler above all: nothing here was compiled from
+    # source yet) so that each child does not pay for them again. Trusted code, not a check.
+    warm_up = {"loans": [{"id": "L-1", "returned": True}]}
+    run_check(_WARM_UP_CHECK, warm_up, warm_up, 1.0)
+    json.loads(json.dumps({"id": "warm-up", "verdict": "pass", "detail": clean("")}, ensure_ascii=True))
     gc.collect()
     gc.freeze()  # children never scan (and so never copy) the zygote's own objects
     control.sendall(b'{"ready": true}')

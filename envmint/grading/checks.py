@@ -6,6 +6,11 @@ states as JSON and reads one verdict line per check. Whatever goes wrong (a chec
 raises, returns a non-bool or touches its input; a child that dies, hangs or floods its output)
 ends as :attr:`Verdict.ERROR` with a short reason, and an error never counts as a pass.
 
+The child is normally forked from a warm grading zygote (:mod:`envmint.grading.zygote`): a fresh
+process per request with the same limits and a stricter seccomp filter, in a read-only sandbox,
+so one request's checks cannot reach another's. Without a zygote (turned off, failed to start,
+limits beyond it, or the unsafe no-bwrap mode) the child is a fresh sandboxed process.
+
 The checks of one scenario share a process: the sandbox protects the harness from them, not
 them from each other (a hostile check could tamper with the ones after it).
 """
@@ -25,6 +30,7 @@ import anyio
 
 from envmint import sandbox
 from envmint.contract.scenario import Check
+from envmint.grading import zygote
 from envmint.grading._child import clean
 
 CHILD = Path(__file__).resolve().with_name("_child.py")
@@ -140,6 +146,16 @@ async def grade_checks(
         "per_check_seconds": per_check_seconds,
     }
     payload = json.dumps(request, separators=(",", ":")).encode()
+    if sandbox.sandbox_mode() == "bwrap" and zygote.enabled() and zygote.fits(limits):
+        try:
+            result = await zygote.run(payload, limits)
+        except zygote.ZygoteLost as exc:
+            reason = clean(f"no verdict: {exc}")
+            return [CheckVerdict(check.id, Verdict.ERROR, reason) for check in checks]
+        except zygote.ZygoteUnavailable:
+            pass  # nothing ran: grade in a fresh process below
+        else:
+            return _verdicts(checks, result, limits)
     result = await sandbox.run_sandboxed(
         [sys.executable, "-I", "-S", str(CHILD)], stdin=payload, readable=[CHILD], limits=limits
     )

@@ -77,6 +77,15 @@ class Worker:
             await server.stop()
 
 
+class _SetupFailed(Exception):
+    """The episode could not start: no agent, or no server for its environment."""
+
+    def __init__(self, status: Status, message: str) -> None:
+        super().__init__(message)
+        self.status: Status = status
+        self.message = message
+
+
 def _is_server_failure(exc: BaseException) -> bool:
     if isinstance(exc, MCPError):
         return exc.code == CONNECTION_CLOSED
@@ -93,13 +102,21 @@ async def play(
     """Play and grade one episode. Never raises for an episode-level failure: it is a status."""
     scenario, options = job.selected.scenario, worker.options
     started = time.perf_counter()
-    agent = agent_factory(scenario, job.trial)
-    server = worker.server(scenario.env_id)
     status: Status = "ok"
     error = ""
     ctx: EpisodeContext | None = None
     final: dict[str, Any] | None = None
+    server: WarmServer | None = None
     try:
+        # Setting up is part of the episode: a failure here is this episode's status, not the run's.
+        try:
+            agent = agent_factory(scenario, job.trial)
+        except Exception as exc:
+            raise _SetupFailed("agent_error", f"could not create the agent: {type(exc).__name__}: {exc}") from exc
+        try:
+            server = worker.server(scenario.env_id)
+        except Exception as exc:
+            raise _SetupFailed("server_crashed", f"no server: {type(exc).__name__}: {exc}") from exc
         await server.prepare(scenario.id, scenario.initial_state, scenario.now, scenario.seed)
         user = user_factory(scenario) if scenario.kind == "conversation" else None
         ctx = EpisodeContext(
@@ -117,6 +134,8 @@ async def play(
             with contextlib.suppress(EpisodeOver):
                 await agent.run(ctx)
         final = await server.state()
+    except _SetupFailed as exc:
+        status, error = exc.status, exc.message[:500]
     except TimeoutError:
         status, error = "timeout", f"episode exceeded {options.episode_timeout:g} s"
     except MCPError as exc:
@@ -131,7 +150,9 @@ async def play(
             status, error = "server_crashed", f"server connection lost ({type(exc).__name__})"
         else:
             status, error = "agent_error", f"{type(exc).__name__}: {exc}"[:500]
-    if status in ("timeout", "server_crashed"):
+    if server is None:
+        pass  # the episode never got a server: nothing to stop, no state to grade
+    elif status in ("timeout", "server_crashed"):
         await server.stop()
     elif status == "agent_error" and final is None:
         final = await _try_state(server)
