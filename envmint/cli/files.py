@@ -98,3 +98,23 @@ def config(
         errors.print(f"[red]error[/red] no server for {', '.join(missing)} in {servers}")
         raise typer.Exit(code=1)
     print(render(client, folders, python or sys.executable), end="")  # type: ignore[arg-type]
+
+
+@app.command()
+def bundle(
+    env_id: Annotated[str, typer.Argument(help="The server to bundle.")],
+    out: Annotated[Path, typer.Option(help="Folder for the .mcpb file.")] = Path("dist"),
+    servers: Annotated[Path, typer.Option(help="Servers folder.")] = Path("mcp_servers"),
+    deps_from: Annotated[
+        Path | None, typer.Option(help="Copy mcp and its dependencies from this site-packages (default: pip install).")
+    ] = None,
+) -> None:
+    """Build an MCP Bundle (.mcpb) of a server, with its runtime and Python dependencies vendored."""
+    from envmint.bundle import build
+
+    folder = servers / env_id
+    if not (folder / "manifest.json").is_file():
+        errors.print(f"[red]error[/red] no server {env_id!r} in {servers}")
+        raise typer.Exit(code=1)
+    path = build(folder, out, deps_from=deps_from)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
