@@ -57,16 +57,6 @@ def _literals(source: str) -> set[str]:
     return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
-def _strings(value: Any) -> set[str]:
-    if isinstance(value, str):
-        return {value}
-    if isinstance(value, dict):
-        return set().union(*(_strings(v) for v in value.values())) if value else set()
-    if isinstance(value, list):
-        return set().union(*(_strings(v) for v in value)) if value else set()
-    return set()
-
-
 def _get(state: Any, path: Path) -> Any:
     for key in path:
         if not isinstance(state, dict) or key not in state:
@@ -75,18 +65,27 @@ def _get(state: Any, path: Path) -> Any:
     return state
 
 
+def _collection(state: dict[str, Any], name: str) -> dict[str, Any]:
+    value = state.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def relevant(source: str, path: Path, initial: dict[str, Any], final: dict[str, Any]) -> bool:
-    """Does the check name this change: its field (or collection) and the record it sits in?"""
+    """Does the check name this change precisely: the changed field and the record it belongs to?
+
+    A field of a record (``$.claims.CLM-1.status``) is named when the check mentions both the field
+    and the record's id. A whole record that the reference solution added (its id generated, so a
+    check finds it by content) is named when the check mentions its collection and it is the only
+    record added to that collection.
+    """
     names = _literals(source)
-    if not names or len(path) < 2:
+    if len(path) < 2 or path[0] not in final and path[0] not in initial:
         return False
-    if path[-1] not in names and path[0] not in names:
-        return False
-    record_path = path[:2]
-    record = _get(final, record_path)
-    if record is ABSENT:
-        record = _get(initial, record_path)
-    return bool(names & ({*path[1:-1]} | _strings(record)))
+    if len(path) == 2:
+        before, after = _collection(initial, path[0]), _collection(final, path[0])
+        added = [key for key in after if key not in before]
+        return path[0] in names and (path[1] in names or added == [path[1]])
+    return path[-1] in names and path[1] in names
 
 
 def revert(final: dict[str, Any], path: Path, before: Any) -> dict[str, Any]:
