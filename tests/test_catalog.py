@@ -61,8 +61,11 @@ def test_the_catalog_has_eight_distinct_domains_rich_tools_and_enough_scenarios(
     assert all(len(s.tools) >= 14 for s in specs)
     assert sum(len(s.tools) for s in specs) / len(specs) >= 16
     for spec in specs:
-        kinds = {t.kind for t in spec.tools}
-        assert kinds == {"query", "mutation"}, spec.id
+        # Kinds are derived from the code: a tool that writes anything (an audit entry, a lazy expiry)
+        # is a mutation. Every environment must change state, and offer look-ups by purpose.
+        assert any(t.kind == "mutation" for t in spec.tools), spec.id
+        lookups = [t for t in spec.tools if t.name.split("_")[0] in {"get", "list", "search", "find", "check"}]
+        assert len(lookups) >= 3, spec.id
         assert len(spec.state_schema["properties"]) >= 4, spec.id
         scenarios = by_env[spec.id]
         assert len(scenarios) >= 10, spec.id
