@@ -79,7 +79,7 @@ def relevant(source: str, path: Path, initial: dict[str, Any], final: dict[str, 
     record added to that collection.
     """
     names = _literals(source)
-    if len(path) < 2 or path[0] not in final and path[0] not in initial:
+    if len(path) < 2 or (path[0] not in final and path[0] not in initial):
         return False
     if len(path) == 2:
         before, after = _collection(initial, path[0]), _collection(final, path[0])
