@@ -15,7 +15,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from envmint import sandbox
+from envmint import sandbox, seccomp
+from envmint.seccomp import seccomp_program
 from tests.conftest import need
 
 pytestmark = pytest.mark.anyio
@@ -101,9 +102,9 @@ async def test_the_unsafe_fallback_still_applies_limits_and_clears_the_environme
 
 def test_the_seccomp_filter_is_skipped_only_on_architectures_it_does_not_know() -> None:
     for machine in ("x86_64", "aarch64"):
-        program = sandbox._seccomp_program(machine)
+        program = seccomp_program(machine)
         assert program is not None and len(program) % 8 == 0
-    assert sandbox._seccomp_program("riscv64") is None
+    assert seccomp_program("riscv64") is None
 
 
 def test_the_zygote_and_strict_filters_change_only_what_they_say_on_both_architectures() -> None:
@@ -115,13 +116,13 @@ def test_the_zygote_and_strict_filters_change_only_what_they_say_on_both_archite
         }
 
     for machine, fork, kill in (("x86_64", 57, 62), ("aarch64", None, 129)):
-        default = compared(sandbox._seccomp_program(machine))
-        zygote = compared(sandbox._seccomp_program(machine, allow_processes=True))
-        strict = compared(sandbox._seccomp_program(machine, strict=True))
-        clone = sandbox._SYSCALL_NUMBERS[machine]["clone"]
+        default = compared(seccomp_program(machine))
+        zygote = compared(seccomp_program(machine, allow_processes=True))
+        strict = compared(seccomp_program(machine, strict=True))
+        clone = seccomp._SYSCALL_NUMBERS[machine]["clone"]
         assert zygote == default - {clone, fork, 58}  # fork, vfork and clone are no longer refused
         assert default < strict and kill in strict and kill not in default
-    assert sandbox._seccomp_program("riscv64", strict=True) is None
+    assert seccomp_program("riscv64", strict=True) is None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ forks a child that
 1. moves the three pipes the harness sent with the request to fd 0 (the request), fds 1 and 2
    (stderr) and fd 3 (verdicts), and closes every other descriptor, the zygote's channel included;
 2. sets the request's ``RLIMIT_AS``, ``RLIMIT_CPU``, ``RLIMIT_FSIZE`` and ``RLIMIT_NPROC``;
-3. installs the strict seccomp filter (``sandbox._seccomp_program(strict=True)``): no new
+3. installs the strict seccomp filter (``seccomp_program(strict=True)``): no new
    processes or namespaces, as for every sandboxed process, and also nothing that reaches another
    process of the sandbox (signals, ptrace, its memory, its limits or its scheduling) or leaves an
    object behind (System V IPC, message queues, keys);
@@ -61,6 +61,7 @@ from typing import Any
 import anyio
 
 from envmint import sandbox
+from envmint.seccomp import seccomp_program
 
 CHILD = Path(__file__).resolve().with_name("_child.py")
 ENV_VAR = "ENVMINT_GRADING_ZYGOTE"
@@ -111,7 +112,7 @@ class Zygote:
 
     @classmethod
     async def start(cls) -> Zygote:
-        program = sandbox._seccomp_program(strict=True)
+        program = seccomp_program(strict=True)
         if program is None:
             raise ZygoteUnavailable("no seccomp filter for this architecture")
         argv = sandbox.sandboxed_argv(
