@@ -210,3 +210,16 @@ def test_the_state_encoding_round_trips_values_json_cannot_hold() -> None:
         encoded = json.loads(json.dumps(scope["_em_encode"](value), allow_nan=False))
         decoded = scope["_em_decode"](encoded)
         assert decoded == value and type(decoded) is type(value), value
+
+
+def test_a_class_can_be_named_by_its_module_without_importing_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from envmint.cli.importers import module_file
+
+    package = tmp_path / "acme" / "envs"
+    package.mkdir(parents=True)
+    (tmp_path / "acme" / "__init__.py").write_text("raise RuntimeError('importing is not allowed')\n")
+    (package / "__init__.py").write_text("")
+    (package / "store.py").write_text("class Store:\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    assert module_file("acme.envs.store") == tmp_path / "acme" / "envs" / "store.py"
+    assert module_file("acme.missing") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,18 @@ from envmint.importers.snapshots import SnapshotError
 
 import_app = typer.Typer(help="Import environments written elsewhere as MCP servers.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of a module, found on the path without importing (so no code runs here)."""
+    if name.endswith(".py") or "/" in name:
+        return Path(name) if Path(name).is_file() else None
+    parts = name.split(".")
+    for root in [Path.cwd(), *(Path(p) for p in sys.path if p)]:
+        for candidate in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
+            if candidate.is_file():
+                return candidate
+    return None
 
 
 def _read_json(path: Path) -> object:
@@ -46,7 +59,9 @@ def _print(report: ImportReport) -> None:
 
 @import_app.command("class")
 def import_class(
-    target: Annotated[str, typer.Argument(metavar="PATH.py:CLASS", help="A Python file and the class in it.")],
+    target: Annotated[
+        str, typer.Argument(metavar="MODULE:CLASS", help="An importable module (or a PATH.py file) and its class.")
+    ],
     state: Annotated[Path | None, typer.Option(help="JSON object: attribute values, or the --init argument.")] = None,
     init: Annotated[str | None, typer.Option(help="A method that loads the state, e.g. load_scenario.")] = None,
     env_id: Annotated[
@@ -57,8 +72,13 @@ def import_class(
     """Wrap a plain class (public methods = tools, public attributes = state); nothing is imported here."""
     file_name, _, class_name = target.rpartition(":")
     if not file_name or not class_name:
-        errors.print("[red]error[/red] give the class as PATH.py:CLASS", highlight=False)
+        errors.print("[red]error[/red] give the class as MODULE:CLASS or PATH.py:CLASS", highlight=False)
         raise typer.Exit(code=2)
+    located = module_file(file_name)
+    if located is None:
+        errors.print(f"[red]error[/red] no module or file {file_name!r} on the Python path", highlight=False)
+        raise typer.Exit(code=2)
+    file_name = str(located)
     initial = _read_json(state) if state else None
     if initial is not None and not isinstance(initial, dict):
         errors.print("[red]error[/red] --state must hold a JSON object", highlight=False)
