@@ -212,7 +212,9 @@ def test_the_state_encoding_round_trips_values_json_cannot_hold() -> None:
         assert decoded == value and type(decoded) is type(value), value
 
 
-def test_a_class_can_be_named_by_its_module_without_importing_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_class_can_be_named_by_its_module_without_importing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from envmint.cli.importers import module_file
 
     package = tmp_path / "acme" / "envs"
