@@ -93,3 +93,10 @@ def test_envmint_validate_accepts_the_fixture_scenarios() -> None:
     result = CliRunner().invoke(app, ["validate", *map(str, library.scenario_paths())])
     assert result.exit_code == 0, result.output
     assert result.output.count("(Scenario)") == len(library.scenario_paths())
+
+
+def test_the_card_describes_boolean_subschemas_such_as_closed_tuples(library_spec: EnvironmentSpec) -> None:
+    from envmint.emit.card import _type_of
+
+    assert _type_of({"type": "array", "prefixItems": [{"type": "string"}], "items": False}) == "array of nothing"
+    assert _type_of(True) == "any"

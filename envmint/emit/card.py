@@ -12,7 +12,9 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _type_of(schema: dict[str, Any]) -> str:
+def _type_of(schema: Any) -> str:
+    if not isinstance(schema, dict):  # `true`/`false` are valid schemas too (e.g. "items": false)
+        return "any" if schema is not False else "nothing"
     if "enum" in schema:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])
     kind = schema.get("type", "any")
