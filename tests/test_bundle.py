@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from envmint.bundle import build
+from envmint.publish.bundle import build
+from envmint.publish.registry import problems, write_entry
 from tests.conftest import TOOLS_DIR, need
 from tests.test_external_clients import MCPB, NODE_BIN, _node_env
 
@@ -72,3 +74,16 @@ def test_the_bundle_carries_the_runtime_and_the_vendored_mcp(bundled: tuple[Path
     names = zipfile.ZipFile(path).namelist()
     assert "_runtime/envmint_runtime/host.py" in names and "lib/mcp/__init__.py" in names
     assert not any(n.startswith(("lib/pip/", "lib/setuptools/")) for n in names)
+
+
+def test_the_registry_entry_beside_a_bundle_names_its_url_and_hash(
+    bundled: tuple[Path, Path], library_folder: Path
+) -> None:
+    path, _ = bundled
+    written = write_entry(library_folder, path, namespace="io.github.acme",
+                          release_url="https://github.com/acme/envs/releases/download/v1/")  # fmt: skip
+    entry = json.loads(written.read_text(encoding="utf-8"))
+    assert written.name == path.stem + ".server.json" and problems(entry) == []
+    (package,) = entry["packages"]
+    assert package["fileSha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert package["identifier"] == f"https://github.com/acme/envs/releases/download/v1/{path.name}"

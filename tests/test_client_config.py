@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from pathlib import Path
 
 import anyio
@@ -12,6 +13,7 @@ from mcp import Client, StdioServerParameters
 from typer.testing import CliRunner
 
 from envmint.cli import app
+from envmint.publish.clientconfig import CARD_PYTHON, CARD_ROOT
 
 
 def _config(*args: str) -> str:
@@ -46,3 +48,23 @@ def test_mcp_json_entries_are_typed_stdio(library_folder: Path) -> None:
 def test_an_unknown_server_is_an_error(library_folder: Path) -> None:
     result = CliRunner().invoke(app, ["config", "claude-code", "nope", "--servers", str(library_folder.parent)])
     assert result.exit_code == 1 and "no server for nope" in result.output
+
+
+@pytest.mark.parametrize("client", ["claude-code", "claude-desktop", "mcp-json"])
+def test_each_catalog_card_shows_what_envmint_config_prints(client: str) -> None:
+    root = Path(__file__).resolve().parents[1] / "mcp_servers"
+    folders = sorted(p for p in root.iterdir() if (p / "spec.json").is_file())
+    assert folders
+    for folder in folders:
+        printed = _config(client, folder.name, "--servers", str(root), "--python", "python3")
+        python = shutil.which("python3")
+        assert python is not None
+        as_on_card = printed.replace(str(root.resolve()), CARD_ROOT).replace(python, CARD_PYTHON)
+        card = (folder / "README.md").read_text(encoding="utf-8")
+        assert as_on_card.strip() in card, f"{folder.name}: its card does not show `envmint config {client}`"
+
+
+def test_a_bare_python_name_is_looked_up_on_the_path(library_folder: Path) -> None:
+    entry = json.loads(_config("claude-desktop", "library_desk", "--servers", str(library_folder.parent), "--python",
+                               "python3"))["mcpServers"]["library_desk"]  # fmt: skip
+    assert entry["command"] == shutil.which("python3")

@@ -59,7 +59,7 @@ def test_the_readme_card_shows_every_tool_and_how_to_add_the_server_to_claude(
     card = (emit(library_spec, tmp_path) / "README.md").read_text()
     for tool in library_spec.tools:
         assert f"| `{tool.name}` | {tool.kind} |" in card
-    assert "claude mcp add library_desk -- python3" in card
+    assert "claude mcp add library_desk -e PYTHONUNBUFFERED=1 -- python3" in card
     assert '"mcpServers"' in card
     assert "Created by: hand" in card
     for entity in library_spec.state_schema["properties"]:

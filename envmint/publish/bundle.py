@@ -68,6 +68,11 @@ def _zip(stage: Path, target: Path) -> None:
             archive.writestr(info, path.read_bytes())
 
 
+def bundle_name(folder: Path) -> str:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return f"{manifest['name']}-{manifest['version']}.mcpb"
+
+
 def build(folder: Path, out_dir: Path, *, deps_from: Path | None = None) -> Path:
     """Write ``out_dir/<name>-<version>.mcpb`` for the server in ``folder``."""
     manifest = bundle_manifest(folder)
@@ -84,7 +89,7 @@ def build(folder: Path, out_dir: Path, *, deps_from: Path | None = None) -> Path
             shutil.copy2(source, runtime / source.name)
         vendor_dependencies(stage / "lib", deps_from)
         (stage / ".mcpbignore").write_text("__pycache__/\n*.pyc\nlib/bin/\n", encoding="utf-8")
-        target = out_dir / f"{manifest['name']}-{manifest['version']}.mcpb"
+        target = out_dir / bundle_name(folder)
         _zip(stage, target)
     os.chmod(target, 0o644)
     return target
