@@ -20,8 +20,9 @@ from envmint.catalog import environments
 from envmint.harness.agents.baselines import RandomAgent
 from envmint.harness.selection import select
 from envmint.harness.servers import SERVER_LIMITS
+from envmint.publish.bundle import bundle_manifest
 from tests.conftest import REPO, need
-from tests.test_external_clients import INSPECTOR, NODE_BIN, _node_env
+from tests.test_external_clients import INSPECTOR, MCPB, NODE_BIN, _node_env
 
 SERVERS = REPO / "mcp_servers"
 SCENARIOS = REPO / "scenarios"
@@ -112,3 +113,16 @@ def test_the_inspector_lists_every_tool_and_calls_each_one_validly(spec: Any) ->
 def test_catalog_servers_folder_is_pipeline_output_only() -> None:
     for path in Path(SERVERS).iterdir():
         assert path.name == "_runtime" or (path / "spec.json").exists(), f"unexpected {path}"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)
+def test_mcpb_validates_the_bundle_manifest_of_every_catalog_server(spec: Any, tmp_path: Path) -> None:
+    need(MCPB.exists() and NODE_BIN.exists(), "run scripts/setup --with-node to install mcpb")
+    folder = SERVERS / spec.id
+    (tmp_path / "manifest.json").write_text(json.dumps(bundle_manifest(folder)), encoding="utf-8")
+    result = subprocess.run(
+        [str(MCPB), "validate", str(tmp_path / "manifest.json")],
+        capture_output=True, text=True, timeout=60, env=_node_env(), stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [tool["name"] for tool in bundle_manifest(folder)["tools"]] == [tool.name for tool in spec.tools]
