@@ -113,11 +113,11 @@ def test_a_method_that_raises_after_writing_is_an_error_and_leaves_the_state_unc
 
 def test_non_json_state_is_snapshotted_with_type_tags_and_survives_later_calls(spec: EnvironmentSpec) -> None:
     state = spec.default_state
-    assert state["tags"] == {"__type__": "set", "items": ["new"]}
-    assert state["location"] == {"__type__": "tuple", "items": [1.5, 2.5]}
-    assert state["holiday"] == {"__type__": "date", "value": "2024-12-25"}
-    assert state["tier"] == {"__type__": "enum", "class": "Tier", "value": "basic"}
-    assert state["balance"] == {"__type__": "decimal", "value": "10.50"}
+    assert state["tags"] == {"$type": "set", "items": ["new"]}
+    assert state["location"] == {"$type": "tuple", "items": [1.5, 2.5]}
+    assert state["holiday"] == {"$type": "date", "value": "2024-12-25"}
+    assert state["tier"] == {"$type": "enum", "class": "Tier", "value": "basic"}
+    assert state["balance"] == {"$type": "decimal", "value": "10.50"}
     assert "_cache" not in state
     sold, tags = _calls(spec, [("sell", {"sku": "apple", "quantity": 2, "tier": "gold"}), ("tag_set", {})])
     assert sold.structured == {"success": True, "receipt": {"sku": "apple", "total": "2.50"}, "tier": "gold"}
@@ -170,7 +170,7 @@ def test_a_class_loaded_through_an_init_method_takes_its_state_from_the_config_a
     spec = load_environment_spec(tmp_path / "servers" / "messy" / "spec.json")
     assert "load_scenario" not in [t.name for t in spec.tools]
     assert spec.default_state["stock"] == {"fig": 2}
-    assert spec.default_state["tags"] == {"__type__": "set", "items": ["a", "b"]}
+    assert spec.default_state["tags"] == {"$type": "set", "items": ["a", "b"]}
 
     async def go() -> tuple[dict[str, Any], dict[str, Any]]:
         with anyio.fail_after(120):
@@ -198,7 +198,7 @@ def test_the_state_encoding_round_trips_values_json_cannot_hold() -> None:
         scope["P"](1, (2, 3)),
         scope["Level"].LOW,
         {1: {2}},
-        {"__type__": "a key that looks like a tag"},
+        {"$type": "a key that looks like a tag"},
         b"bytes",
         frozenset({"a"}),
         datetime.datetime(2024, 1, 2, 3, 4, tzinfo=datetime.UTC),

@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from envmint.cli import app
-from envmint.contract import Scenario, load_environment_spec, load_scenario
-from envmint.grading import Verdict, grade_checks
+from envmint.contract import Check, Scenario, load_environment_spec, load_scenario
+from envmint.grading import Verdict, grade_checks, grade_checks_sync
 from envmint.importers import ImportReport, import_envscaler
-from envmint.importers.envscaler import metadata_records
+from envmint.importers.envscaler import metadata_records, wrap_check
 from generator.probe import candidate, run_calls
 
 FIXTURES = Path(__file__).parent / "fixtures" / "envscaler"
@@ -204,3 +204,40 @@ def test_the_import_envscaler_command_takes_ground_truth_from_calls_and_marks_un
     assert (tmp_path / "servers" / "env_3" / "server.py").exists()
     graded = load_scenario(tmp_path / "sc" / "env_3" / "1700000000008.json")
     assert [c.tool for c in graded.reference_solution] == ["restock"]
+
+
+def test_a_repeated_task_id_gets_its_own_file_instead_of_overwriting_the_first(tmp_path: Path) -> None:
+    metadata = {"env_3": _json("env_metadata.json")["env_3"]}
+    records = [r for r in _json("rl_scenarios.json") if r["env_id"] == "env_3"]
+    first, second = records[1], records[2]
+    repeated = [first, {**second, "task_id": first["task_id"]}]
+
+    async def go() -> ImportReport:
+        with anyio.fail_after(300):
+            return await import_envscaler(metadata, [repeated], tmp_path / "servers", tmp_path / "scenarios")
+
+    report = anyio.run(go)
+    name = first["task_id"]
+    assert sorted(report.scenarios) == [f"env_3/{name}", f"env_3/{name}-2"]
+    assert load_scenario(tmp_path / "scenarios" / "env_3" / f"{name}.json").instructions == first["task"]
+    assert load_scenario(tmp_path / "scenarios" / "env_3" / f"{name}-2.json").instructions == second["task"]
+    assert any(f"{name}-2" in note for note in report.notes["env_3"])
+
+
+def test_seed_checks_see_sets_tuples_and_dates_as_the_seed_did_not_as_their_json_encoding() -> None:
+    initial = {"tags": {"$type": "set", "items": ["a"]}, "opened": {"$type": "date", "value": "2026-01-01"}}
+    final = {
+        "tags": {"$type": "set", "items": ["a", "vip"]},
+        "opened": {"$type": "date", "value": "2026-01-02"},
+        "where": {"$type": "tuple", "items": [1, 2]},
+        "by_id": {"$type": "dict", "items": [[7, "x"]]},
+    }
+    seed_checks = [
+        "def check_func(final_state):\n    return 'vip' in final_state['tags'] and 'vip' not in initial_state['tags']",
+        "def check_func(final_state):\n    return final_state['opened'] > initial_state['opened']",
+        "def check_func(final_state):\n    return final_state['where'] == (1, 2) and final_state['by_id'][7] == 'x'",
+        "def check_func(final_state):\n    return 'items' in final_state['tags']",  # the encoding must not show
+    ]
+    checks = [Check(id=f"c{i}", description="d", source=wrap_check(src)) for i, src in enumerate(seed_checks)]
+    verdicts = grade_checks_sync(checks, initial, final)
+    assert [v.verdict for v in verdicts] == [Verdict.PASS, Verdict.PASS, Verdict.PASS, Verdict.FAIL], verdicts

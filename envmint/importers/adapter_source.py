@@ -17,7 +17,7 @@ import enum as _em_enum
 import math as _em_math
 import json as _em_json
 
-_EM_TAG = "__type__"
+_EM_TAG = "$type"
 
 
 def _em_class(name):

@@ -24,10 +24,44 @@ from envmint.importers.snapshots import SnapshotError, snapshots
 
 CHECK_HEAD = """def check(initial_state, final_state):
     "The seed's check_func(final_state); the global initial_state it reads is this parameter."
-    import copy
+    import datetime
 
-    initial_state = copy.deepcopy(initial_state)
-    final_state = copy.deepcopy(final_state)
+    def python_value(value):
+        # The adapter's tagged JSON back to the Python values the seed's checks saw: sets, tuples,
+        # dates, non-string keys. Objects and enums (their classes are not here) become plain values,
+        # decimals floats and bytes their base64 text (a check may import only math, re, datetime, copy).
+        if isinstance(value, list):
+            return [python_value(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        tag = value.get("$type")
+        if tag in ("set", "frozenset", "tuple"):
+            items = [python_value(v) for v in value["items"]]
+            return {"set": set, "frozenset": frozenset, "tuple": tuple}[tag](items)
+        if tag == "dict":
+            return {python_value(k): python_value(v) for k, v in value["items"]}
+        if tag == "float":
+            return float(value["value"])
+        if tag == "datetime":
+            return datetime.datetime.fromisoformat(value["value"])
+        if tag == "date":
+            return datetime.date.fromisoformat(value["value"])
+        if tag == "time":
+            return datetime.time.fromisoformat(value["value"])
+        if tag == "timedelta":
+            return datetime.timedelta(seconds=value["seconds"])
+        if tag == "decimal":
+            return float(value["value"])
+        if tag == "bytes":
+            return value["base64"]
+        if tag == "enum":
+            return python_value(value["value"])
+        if tag == "object":
+            return {k: python_value(v) for k, v in value["attributes"].items()}
+        return {k: python_value(v) for k, v in value.items()}
+
+    initial_state = python_value(initial_state)
+    final_state = python_value(final_state)
 """
 CHECK_TAIL = "    return check_func(final_state)\n"
 
@@ -108,8 +142,7 @@ async def environment_spec(record: dict[str, Any], report: ImportReport) -> tupl
     return spec, source
 
 
-def _scenario(spec: EnvironmentSpec, record: dict[str, Any], index: int, state: dict[str, Any]) -> Scenario:
-    name = _slug(str(record.get("task_id") or f"task-{index}"))
+def _scenario(spec: EnvironmentSpec, record: dict[str, Any], index: int, state: dict[str, Any], name: str) -> Scenario:
     checks = [
         Check(
             id=f"c{i}",
@@ -132,6 +165,22 @@ def _scenario(spec: EnvironmentSpec, record: dict[str, Any], index: int, state: 
     )
 
 
+def scenario_names(records: Sequence[dict[str, Any]]) -> list[str]:
+    """One file name per record: its task id as a slug, with ``-2``, ``-3``... for repeats, so no
+    scenario overwrites another."""
+    names: list[str] = []
+    taken: set[str] = set()
+    for index, record in enumerate(records):
+        base = _slug(str(record.get("task_id") or f"task-{index}"))
+        name, copy = base, 1
+        while name in taken:
+            copy += 1
+            name = f"{base}-{copy}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
 async def scenarios_for(
     spec: EnvironmentSpec, source: str, class_name: str, records: Sequence[dict[str, Any]]
 ) -> list[tuple[str, Scenario | None, str]]:
@@ -139,13 +188,14 @@ async def scenarios_for(
     configs = [dict(r.get("init_config") or {}) for r in records]
     states = await snapshots(source, class_name, configs) if configs else []
     out: list[tuple[str, Scenario | None, str]] = []
-    for index, (record, state) in enumerate(zip(records, states, strict=True)):
-        scenario_id = f"{spec.id}/{_slug(str(record.get('task_id') or f'task-{index}'))}"
+    names = scenario_names(records)
+    for index, (record, state, name) in enumerate(zip(records, states, names, strict=True)):
+        scenario_id = f"{spec.id}/{name}"
         if not state["ok"]:
             out.append((scenario_id, None, f"init_config does not instantiate: {state['error']}"))
             continue
         try:
-            out.append((scenario_id, _scenario(spec, record, index, state["state"]), ""))
+            out.append((scenario_id, _scenario(spec, record, index, state["state"], name), ""))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             out.append((scenario_id, None, " ".join(f"not a valid scenario: {exc}".split())[:500]))
     return out
@@ -200,9 +250,13 @@ async def import_envscaler(
             continue
         emit(spec, servers_dir)
         report.environments.append(spec.id)
-        made = await scenarios_for(
-            spec, source, str(record["env_class_name"]), by_env.get(str(record.get("env_id")), [])
-        )
+        records = by_env.get(str(record.get("env_id")), [])
+        made = await scenarios_for(spec, source, str(record["env_class_name"]), records)
+        for scenario_record, name in zip(records, scenario_names(records), strict=True):
+            task_id = str(scenario_record.get("task_id") or "")
+            if task_id and name != _slug(task_id):
+                note = f"task_id {task_id!r} names an earlier scenario too; this one is {name}"
+                report.notes.setdefault(spec.id, []).append(note)
         for scenario_id, _, error in made:
             if error:
                 report.failed[scenario_id] = [error]
