@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from envmint.cli.app import app, console, errors
-from envmint.harness.export import ExportOptions, export_sft
 
 export_app = typer.Typer(help="Export a run's episodes as training data.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -27,6 +26,8 @@ def sft(
     ] = True,
 ) -> None:
     """Write the run's ok episodes as chat fine-tuning examples (OpenAI format with tools), one per line."""
+    from envmint.harness.export import ExportOptions, export_sft
+
     options = ExportOptions(only_success=only_success, min_reward=min_reward, metadata=metadata)
     try:
         report = export_sft(run_dir, out, options)

@@ -8,15 +8,16 @@ from typing import Annotated
 import typer
 
 from envmint.cli.app import app, console, errors
-from envmint.harness.report import REPORT_FILE, write_report
 
 
 @app.command()
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (runs/<id>/) to show together.")],
-    out: Annotated[Path | None, typer.Option(help=f"The HTML file (default: <first run>/{REPORT_FILE}).")] = None,
+    out: Annotated[Path | None, typer.Option(help="The HTML file (default: <first run>/report.html).")] = None,
 ) -> None:
     """Write one static HTML file (no server, no network): success chart, check failures, costs, trajectories."""
+    from envmint.harness.report import write_report
+
     try:
         path = write_report(run_dirs, out)
     except (FileNotFoundError, ValueError) as exc:

@@ -6,19 +6,15 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from envmint.cli.app import app, console, errors
-from envmint.harness import runner
-from envmint.harness.agents.registry import BASELINES, agent_factory
-from envmint.harness.results import EpisodeRecord, RunDirectory
 from envmint.harness.selection import select
-from envmint.harness.summary import summarize
-from envmint.harness.tables import summary_table
+
+if TYPE_CHECKING:  # the harness imports the mcp SDK (about a second); commands import it when they run
+    from envmint.harness import runner
 
 
 def _jsonable(value: Any) -> Any:
@@ -32,6 +28,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def _user_factory(agent: str, user_model: str | None) -> runner.UserFactory:
+    from envmint.harness.agents.registry import BASELINES
+
     if agent in BASELINES:
         return lambda scenario: None
     from envmint.harness.users import user_factory
@@ -59,6 +57,15 @@ def run(
     sandbox: Annotated[bool, typer.Option(help="Run servers in the OS sandbox (off only for debugging).")] = True,
 ) -> None:
     """Run an agent on scenarios, grade the final states, write runs/<id>/results.jsonl and a summary."""
+    import anyio
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from envmint.harness import runner
+    from envmint.harness.agents.registry import agent_factory
+    from envmint.harness.results import EpisodeRecord, RunDirectory
+    from envmint.harness.summary import summarize
+    from envmint.harness.tables import summary_table
+
     try:
         selection = select(scenarios, envs=env or [], ids=scenario_id or [], globs=glob or [])
         factory = agent_factory(agent)

@@ -28,6 +28,7 @@ from envmint.harness.results import (
     Status,
     episode_key,
 )
+from envmint.harness.schedule import Scheduler
 from envmint.harness.selection import Selected
 from envmint.harness.servers import WarmServer
 
@@ -71,6 +72,11 @@ class Worker:
                 env_id, folder, self.group, call_timeout=self.options.call_timeout, sandboxed=self.options.sandboxed
             )
         return self.servers[env_id]
+
+    async def release(self, env_id: str) -> None:
+        server = self.servers.pop(env_id, None)
+        if server is not None:
+            await server.stop()
 
     async def close(self) -> None:
         for server in self.servers.values():
@@ -247,26 +253,25 @@ async def run(
             raise FileExistsError(f"{run_dir.root} already holds results; pass --resume to continue that run")
         finished = set()
     jobs = [job for job in plan(selection, options.agent, options.trials) if job.key not in finished]
-    send, receive = anyio.create_memory_object_stream[Job](max_buffer_size=len(jobs) + 1)
-    for job in jobs:
-        send.send_nowait(job)
-    send.close()
+    scheduler = Scheduler(jobs, lambda job: job.selected.scenario.env_id)
 
     async def work() -> None:
         async with anyio.create_task_group() as servers:
             worker = Worker(servers_dir, options, servers)
+            env: str | None = None
             try:
-                async with receive.clone() as queue:
-                    async for job in queue:
-                        record = await play(job, worker, agent_factory, user_factory, run_dir)
-                        run_dir.append(record)
-                        if on_done is not None:
-                            on_done(record)
+                while (handed := scheduler.next(env)) is not None:
+                    if env is not None and handed[0] != env:
+                        await worker.release(env)  # its jobs are done: free the server
+                    env, job = handed
+                    record = await play(job, worker, agent_factory, user_factory, run_dir)
+                    run_dir.append(record)
+                    if on_done is not None:
+                        on_done(record)
             finally:
                 await worker.close()
 
     async with anyio.create_task_group() as group:
         for _ in range(max(1, min(options.concurrency, len(jobs)))):
             group.start_soon(work)
-    receive.close()
     return run_dir.repair()
