@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from envmint.cli.app import app, console
+from envmint.cli.app import app, console, errors
 
 
 def _pct(value: float | None) -> str:
@@ -28,6 +28,9 @@ def catalog(
     """List the catalog's environments; with --quality, write its quality report."""
     from envmint import catalog as catalog_module
 
+    if not servers.is_dir():
+        errors.print(f"[red]error[/red] no servers folder {servers}", highlight=False)
+        raise typer.Exit(code=1)
     rows = catalog_module.entries(servers, scenarios)
     table = Table(title=f"{len(rows)} environments in {servers}")
     for column in ("environment", "domain", "tools (q/m)", "entity types", "scenarios (conv.)"):

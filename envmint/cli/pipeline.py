@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from envmint.cli.app import app, console, errors
+from envmint.llm.retry import StatusError
 
 LLM_HELP = "anthropic[:<model>] | openai:<url>#<model> | replay:<dir> | inbox:<dir>"
 
@@ -53,12 +56,41 @@ def _context(llm_spec: str, recording_dir: Path, concurrency: int, rpm: float | 
     from generator.llm.recording import Recording
     from generator.stages.common import Context
 
-    backend = parse_backend(llm_spec, recording_dir=recording_dir)
+    try:
+        backend = parse_backend(llm_spec, recording_dir=recording_dir)
+    except (ValueError, OSError) as exc:
+        errors.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(code=2) from None
     recording = None if llm_spec.startswith("replay") else Recording(recording_dir)
     label = _model_label(backend, getattr(backend, "recording", recording))
     wrapped = backend if llm_spec.startswith("replay") else _Progress(backend)
     llm = LLM(wrapped, recording=recording, concurrency=concurrency, requests_per_minute=rpm)
     return Context(llm=llm, model=label)
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _run(go: Callable[[], Awaitable[None]]) -> None:
+    """Run a pipeline coroutine; a model backend that cannot answer is an error message, not a traceback."""
+    from generator.llm.client import RepairExhausted
+    from generator.llm.inbox import InboxTimeout
+    from generator.llm.recording import RecordingError
+    from generator.llm.replay import MissingExchange
+
+    expected = (MissingExchange, InboxTimeout, RecordingError, RepairExhausted, StatusError)
+    try:
+        anyio.run(go)
+    except BaseException as exc:
+        leaves = _leaves(exc)
+        if not all(isinstance(leaf, expected) for leaf in leaves):
+            raise
+        for leaf in leaves:
+            errors.print(f"[red]error[/red] {escape(str(leaf))}", highlight=False)
+        raise typer.Exit(code=1) from None
 
 
 def _finish(ctx: Any, report_path: Path | None) -> None:
@@ -106,11 +138,19 @@ def synthesize(
     if bool(from_tasks) == bool(topic):
         errors.print("[red]error[/red] give either --from-tasks FILE or --topic TEXT")
         raise typer.Exit(code=2)
+    if from_tasks is not None and not from_tasks.is_file():
+        errors.print(f"[red]error[/red] no task corpus at {from_tasks}", highlight=False)
+        raise typer.Exit(code=2)
+    try:
+        tasks = topic_stage.read_tasks(from_tasks) if from_tasks else []
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        errors.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(code=2) from None
     ctx = _context(llm, recording, concurrency, rpm)
 
     async def go() -> None:
         if from_tasks:
-            mined = await topic_stage.mine(ctx, topic_stage.read_tasks(from_tasks))
+            mined = await topic_stage.mine(ctx, tasks)
             chosen = topic_stage.select_diverse(mined, count)
             ctx.report.notes["chosen_topics"] = [f"{t.name} ({t.domain})" for t in chosen]
         else:
@@ -118,7 +158,7 @@ def synthesize(
         specs = await pipeline.environments(ctx, chosen, servers)
         ctx.report.notes["environments"] = sorted(s.id for s in specs)
 
-    anyio.run(go)
+    _run(go)
     _finish(ctx, report)
 
 
@@ -152,7 +192,7 @@ def scenarios(
             for spec in specs:
                 group.start_soon(pipeline.environment_scenarios, ctx, spec, scenarios_dir, count)
 
-    anyio.run(go)
+    _run(go)
     _finish(ctx, report)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,6 +68,9 @@ def bundle(
     from envmint.publish.registry import problems, server_entry, write_entry
 
     folders = _folders(servers, env_ids or [], every)
+    if deps_from is not None and not (deps_from / "mcp").is_dir():
+        errors.print(f"[red]error[/red] --deps-from {deps_from} is not a site-packages folder holding mcp")
+        raise typer.Exit(code=2)
     options: dict[str, Any] = {"namespace": namespace, "release_url": release_url, "repository": repository}
     for folder in folders:  # refuse before spending time on any bundle
         found = problems(server_entry(folder, bundle_name=bundle_name(folder), bundle_sha256="0" * 64, **options))
@@ -77,7 +81,11 @@ def bundle(
                 errors.print(f"  {problem}", highlight=False, markup=False)
             raise typer.Exit(code=1)
     for folder in folders:
-        path = build(folder, out, deps_from=deps_from)
+        try:
+            path = build(folder, out, deps_from=deps_from)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            errors.print(f"[red]error[/red] {folder.name}: the bundle could not be built: {exc}", highlight=False)
+            raise typer.Exit(code=1) from None
         entry = write_entry(folder, path, **options)
         console.print(
             f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {entry.name}", highlight=False, soft_wrap=True

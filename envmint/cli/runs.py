@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -75,6 +76,10 @@ def run(
     if not selection:
         errors.print(f"[red]error[/red] no scenarios selected under {scenarios}")
         raise typer.Exit(code=1)
+    has_key = any(os.environ.get(name) for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"))
+    if agent.startswith("anthropic") and not has_key:
+        errors.print("[red]error[/red] the anthropic agent needs ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) set")
+        raise typer.Exit(code=2)
     if resume and out is None:
         errors.print("[red]error[/red] --resume needs --out, the run directory to continue")
         raise typer.Exit(code=1)

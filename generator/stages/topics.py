@@ -61,12 +61,16 @@ class Topic:
 def read_tasks(path: Path) -> list[str]:
     """Distinct task texts from a JSONL corpus (``task`` field) or a plain text file (one per line)."""
     tasks: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()
         if not line:
             continue
         if line.startswith("{"):
-            line = str(json.loads(line).get("task", "")).strip()
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: line {number} is not valid JSON ({exc.msg})") from None
+            line = str(record.get("task", "")).strip() if isinstance(record, dict) else ""
         if line and line not in tasks:
             tasks.append(line)
     return tasks
