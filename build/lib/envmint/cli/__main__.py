@@ -1,0 +1,3 @@
+from envmint.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""The harness: connect agents to environment servers, run scenarios, grade final states."""

@@ -1,0 +1,1 @@
+"""Agents: baselines (reference, null, random) and model-backed ones (anthropic, openai)."""

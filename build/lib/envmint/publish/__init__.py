@@ -1,0 +1,1 @@
+"""Putting servers in users' hands: client configuration, MCP Bundles and MCP Registry entries."""
