@@ -128,3 +128,26 @@ def test_every_scenario_still_passes_its_soundness_gates_with_a_high_mutation_ki
     assert totals["problems"] == []
     assert totals["perturbed"] > 0
     assert totals["killed"] / totals["perturbed"] >= 0.95, json.dumps(totals)[:500]
+
+
+def test_a_cart_created_by_one_call_keeps_every_item_later_calls_add() -> None:
+    """The store's code fills a new cart after storing it (plain Python aliasing); the runtime must keep that."""
+    [spec] = [s for s in environments(SERVERS) if s.id == "sporting_goods_store"]
+    state = spec.default_state
+    with_cart = {cart["customer_id"] for cart in state["carts"].values() if cart["status"] == "active"}
+    shoppers = [c["id"] for c in state["customers"].values() if c["status"] == "active"]
+    customer = next(c for c in shoppers if c not in with_cart)
+    variants = list(state["variants"])[:2]
+
+    async def go() -> list[str]:
+        with anyio.fail_after(120):
+            async with candidate(spec) as server:
+                for variant in variants:
+                    added = await server.call(
+                        "add_cart_item", {"customer_id": customer, "variant_id": variant, "quantity": 1}
+                    )
+                    assert not added.is_error, added
+                cart = await server.call("get_cart", {"customer_id": customer})
+                return [line["variant_id"] for line in json.loads(cart.content[0].text)["cart"]["items"]]
+
+    assert anyio.run(go) == variants

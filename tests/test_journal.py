@@ -144,3 +144,76 @@ def test_tracked_state_reads_like_plain_json() -> None:
     copied = copy.deepcopy(root)
     assert copied == plain and type(copied) is dict and type(copied["a"]) is list
     assert type(to_plain(root)["a"][1]) is dict
+
+
+def _in_call(root: TrackedDict, write: Any) -> None:
+    """Run ``write`` as a tool call does: with the journal active, then carry late changes over."""
+    journal = Journal()
+    journal.activate()
+    try:
+        write()
+        journal.sync_stored()
+    finally:
+        journal.deactivate()
+
+
+def test_a_record_filled_in_after_it_is_stored_keeps_what_was_filled_in() -> None:
+    root = to_json_value({"carts": {}})
+    cart: dict[str, Any] = {"id": "c1", "items": []}
+
+    def write() -> None:
+        root["carts"]["c1"] = cart
+        cart["items"].append({"sku": "a"})
+        cart["items"].append({"sku": "b"})
+        cart["status"] = "active"
+
+    _in_call(root, write)
+    assert root["carts"]["c1"] == {"id": "c1", "items": [{"sku": "a"}, {"sku": "b"}], "status": "active"}
+    assert isinstance(root["carts"]["c1"]["items"], TrackedList)
+
+
+def test_writes_made_through_the_state_meanwhile_are_kept_and_deleted_keys_go() -> None:
+    root = to_json_value({"notes": {}, "log": []})
+    note: dict[str, Any] = {"id": "n1", "draft": True, "text": ""}
+    entry: dict[str, Any] = {"event": "created"}
+
+    def write() -> None:
+        root["notes"]["n1"] = note
+        root["notes"]["n1"]["status"] = "open"  # through the state
+        note["text"] = "hello"  # through the local variable
+        del note["draft"]
+        root["log"].append(entry)
+        entry["by"] = "u1"
+
+    _in_call(root, write)
+    assert root["notes"]["n1"] == {"id": "n1", "text": "hello", "status": "open"}
+    assert root["log"] == [{"event": "created", "by": "u1"}]
+
+
+def test_a_stored_record_that_left_the_state_is_not_brought_back() -> None:
+    root = to_json_value({"items": {}})
+    item: dict[str, Any] = {"id": "i1"}
+
+    def write() -> None:
+        root["items"]["i1"] = item
+        del root["items"]["i1"]
+        item["late"] = True
+
+    _in_call(root, write)
+    assert root == {"items": {}}
+
+
+def test_carried_over_changes_are_journaled_so_a_rollback_undoes_them() -> None:
+    root = to_json_value({"carts": {}})
+    journal = Journal()
+    journal.activate()
+    try:
+        cart: dict[str, Any] = {"items": []}
+        root["carts"]["c1"] = cart
+        cart["items"].append("x")
+        journal.sync_stored()
+    finally:
+        journal.deactivate()
+    assert root["carts"]["c1"]["items"] == ["x"]
+    journal.undo_to(0)
+    assert root == {"carts": {}}

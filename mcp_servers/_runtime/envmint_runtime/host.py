@@ -188,6 +188,7 @@ class EnvironmentHost:
         try:
             with _time_limit(self.call_timeout), contextlib.redirect_stdout(sys.stderr):
                 value = method(**arguments)
+                self.store.journal.sync_stored()  # records changed after they were stored
         except ToolError as exc:
             return Outcome(False, message=clean_message(str(exc) or f"`{tool.name}` refused the request."))
         except Exception as exc:

@@ -10,6 +10,12 @@ Values written into the state are converted on the way in: dicts and lists becom
 copies (so no object is shared between two places of the state), tuples become lists, and anything
 that is not JSON (a set, a datetime, NaN, a non-string key) is refused with an error at the line
 that tried to store it.
+
+Copying on the way in would break a common Python pattern: build a record, store it, then keep
+filling the local variable (``self.state["carts"][cid] = cart; cart["items"].append(line)``). So
+the journal remembers each dict and list stored during a call, with a snapshot, and when the call
+returns :meth:`Journal.sync_stored` carries any change made to the original after it was stored
+into the state's copy (per key for dicts, so writes made through the state meanwhile are kept).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ class Journal:
 
     def __init__(self) -> None:
         self.entries: list[tuple[Any, ...]] = []
+        self.stored: list[tuple[Any, Any, Any, Any, Any]] = []
+        """(container, key or None, original, snapshot, copy) for each dict or list stored this call."""
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -34,6 +42,26 @@ class Journal:
     def activate(self) -> None:
         global _ACTIVE
         _ACTIVE = self
+        self.stored.clear()
+
+    def sync_stored(self) -> None:
+        """Carry changes made to stored originals after they were stored into the state's copies."""
+        stored, self.stored = self.stored, []
+        for container, key, original, snapshot, copy in stored:
+            if _same(original, snapshot):
+                continue
+            where = _position(container, key, copy)
+            if where is None:
+                continue  # the copy has left the state or been replaced since: nothing to carry
+            if isinstance(original, dict) and isinstance(snapshot, dict):
+                for name in [k for k in snapshot if k not in original and k in copy]:
+                    del copy[name]
+                for name, value in original.items():
+                    if name not in snapshot or not _same(value, snapshot[name]):
+                        copy[name] = value
+            else:
+                container[where] = original
+        self.stored.clear()
 
     @staticmethod
     def deactivate() -> None:
@@ -80,6 +108,27 @@ def to_json_value(value: Any, where: str = "value") -> Any:
     raise TypeError(f"{where}: a {type(value).__name__} is not a JSON value")
 
 
+def _same(value: Any, snapshot: Any) -> bool:
+    try:
+        return bool(value == snapshot)
+    except Exception:  # an exotic value whose comparison fails: treat it as changed
+        return False
+
+
+def _position(container: Any, key: Any, copy: Any) -> Any:
+    """Where the state's copy of a stored original is now, or None if it has left the state or been replaced."""
+    if isinstance(container, dict):
+        return key if dict.get(container, key, _MISSING) is copy else None
+    return next((i for i, item in enumerate(container) if item is copy), None)
+
+
+def _remember(container: Any, key: Any, original: Any, copy: Any) -> Any:
+    """Note a dict or list stored during a call, so :meth:`Journal.sync_stored` can follow it."""
+    if _ACTIVE is not None and isinstance(original, dict | list):
+        _ACTIVE.stored.append((container, key, original, to_plain(original), copy))
+    return copy
+
+
 def to_plain(value: Any) -> Any:
     """A plain ``dict``/``list`` deep copy of a JSON value (tracked or not); tuples become lists."""
     if isinstance(value, dict):
@@ -102,7 +151,7 @@ class TrackedDict(dict[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
             raise TypeError(f"state keys must be strings, not {type(key).__name__}")
-        value = to_json_value(value, key)
+        value = _remember(self, key, value, to_json_value(value, key))
         old = dict.get(self, key, _MISSING)
         _log(("insert", self, key) if old is _MISSING else ("set", self, key, old))
         dict.__setitem__(self, key, value)
@@ -166,26 +215,26 @@ class TrackedList(list[Any]):
     def __setitem__(self, index: Any, value: Any) -> None:
         self._whole()
         if isinstance(index, slice):
-            list.__setitem__(self, index, [to_json_value(v) for v in value])
+            list.__setitem__(self, index, [_remember(self, None, v, to_json_value(v)) for v in value])
         else:
-            list.__setitem__(self, index, to_json_value(value))
+            list.__setitem__(self, index, _remember(self, None, value, to_json_value(value)))
 
     def __delitem__(self, index: Any) -> None:
         self._whole()
         list.__delitem__(self, index)
 
     def append(self, value: Any) -> None:
-        value = to_json_value(value)
+        value = _remember(self, None, value, to_json_value(value))
         _log(("append", self))
         list.append(self, value)
 
     def extend(self, values: Iterable[Any]) -> None:
-        converted = [to_json_value(v) for v in values]
+        converted = [_remember(self, None, v, to_json_value(v)) for v in values]
         self._whole()
         list.extend(self, converted)
 
     def insert(self, index: SupportsIndex, value: Any) -> None:
-        value = to_json_value(value)
+        value = _remember(self, None, value, to_json_value(value))
         self._whole()
         list.insert(self, index, value)
 

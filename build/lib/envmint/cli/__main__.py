@@ -1,3 +1,0 @@
-from envmint.cli import app
-
-app()

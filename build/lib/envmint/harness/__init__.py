@@ -1,1 +1,0 @@
-"""The harness: connect agents to environment servers, run scenarios, grade final states."""

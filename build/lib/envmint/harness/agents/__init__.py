@@ -1,1 +1,0 @@
-"""Agents: baselines (reference, null, random) and model-backed ones (anthropic, openai)."""

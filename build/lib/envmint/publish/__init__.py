@@ -1,1 +1,0 @@
-"""Putting servers in users' hands: client configuration, MCP Bundles and MCP Registry entries."""
