@@ -68,6 +68,10 @@ def _parse_verdicts(text: str, count: int) -> list[tuple[str, str]]:
     return [found[i] for i in range(1, count + 1)]
 
 
+MAX_CHANGES_SHOWN = 40
+"""State changes listed per call in the judge's prompt (a bulk operation can change dozens of records)."""
+
+
 def _clip(value: Any, limit: int = 400) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -79,8 +83,10 @@ def _results(records: list[CallRecord], cases: list[tuple[ToolCall, str, str]]) 
         outcome = "returned" if record.ok else "refused/failed with"
         changes = "; ".join(
             f"{c['path']}: {_clip(c.get('before', '(absent)'), 80)} -> {_clip(c.get('after', '(removed)'), 80)}"
-            for c in record.changes[:8]
+            for c in record.changes[:MAX_CHANGES_SHOWN]
         )
+        if len(record.changes) > MAX_CHANGES_SHOWN:
+            changes += f"; and {len(record.changes) - MAX_CHANGES_SHOWN} more changes"
         blocks.append(
             f"{index}. {record.tool}({_clip(record.arguments, 200)}) [{kind}; expected: {expect}]\n"
             f"   {outcome}: {_clip(record.text)}\n   state changes: {changes or 'none'}"

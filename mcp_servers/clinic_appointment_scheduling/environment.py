@@ -68,21 +68,6 @@ class ClinicAppointmentSchedulingSystem(Environment):
     def _digits(value: str) -> str:
         return re.sub(r"\D", "", value or "")
 
-    def _next_id(self, prefix: str, collection: dict, width: int = 4) -> str:
-        """Next sequential id like PAT-0010, matching the schema's numeric id patterns."""
-        pattern = re.compile(r"^" + re.escape(prefix) + r"-([0-9]+)$")
-        highest = 0
-        for key in collection:
-            m = pattern.match(str(key))
-            if m:
-                highest = max(highest, int(m.group(1)))
-        n = highest + 1
-        candidate = f"{prefix}-{n:0{width}d}"
-        while candidate in collection:
-            n += 1
-            candidate = f"{prefix}-{n:0{width}d}"
-        return candidate
-
     def _get_patient(self, patient_id: str) -> dict:
         patient = self.state["patients"].get(patient_id)
         if patient is None:
@@ -210,6 +195,22 @@ class ClinicAppointmentSchedulingSystem(Environment):
             for a in self.state["appointments"].values()
         )
 
+    def _next_id(self, prefix: str, collection: dict, width: int = 4) -> str:
+        """Next sequential id like PREFIX-0007: one above the highest numeric suffix in use."""
+        pattern = re.compile(rf"^{re.escape(prefix)}-([0-9]+)$")
+        highest = 0
+        for key, record in collection.items():
+            for candidate in (key, record.get("id") if isinstance(record, dict) else None):
+                if isinstance(candidate, str):
+                    match = pattern.match(candidate)
+                    if match:
+                        highest = max(highest, int(match.group(1)))
+        new_id = f"{prefix}-{highest + 1:0{width}d}"
+        while new_id in collection:
+            highest += 1
+            new_id = f"{prefix}-{highest + 1:0{width}d}"
+        return new_id
+
     @staticmethod
     def _meeting_url(appointment_id: str) -> str:
         return f"https://telehealth.clinicnetwork.example/visit/{appointment_id}"
@@ -257,8 +258,6 @@ class ClinicAppointmentSchedulingSystem(Environment):
         view["provider_name"] = provider["name"] if provider else None
         view["specialty"] = provider["specialty"] if provider else None
         view["clinic"] = dict(clinic) if clinic else None
-        slot = self.state["slots"].get(appt["slot_id"])
-        view["slot_status"] = slot["status"] if slot else None
         return view
 
     # ------------------------------------------------------------------ queries
@@ -989,9 +988,6 @@ class ClinicAppointmentSchedulingSystem(Environment):
         if old_slot is not None and old_slot.get("appointment_id") == appointment_id:
             old_slot["status"] = "open"
             old_slot["appointment_id"] = None
-        # Book the stored slot record itself (the dict held in self.state["slots"]), so the
-        # change persists in state and the slot can no longer be booked by anyone else.
-        new_slot = self.state["slots"][new_slot_id]
         new_slot["status"] = "booked"
         new_slot["appointment_id"] = appointment_id
         appt["slot_id"] = new_slot_id
@@ -1004,9 +1000,9 @@ class ClinicAppointmentSchedulingSystem(Environment):
         appt["confirmed_at"] = None
         appt["reschedule_count"] += 1
         return {
-            "new_slot": dict(new_slot),
-            "old_slot": dict(old_slot) if old_slot else None,
             "appointment": self._appointment_view(appt),
+            "old_slot": dict(old_slot) if old_slot else None,
+            "new_slot": dict(new_slot),
         }
 
     def mark_no_show(self, appointment_id: str) -> dict:

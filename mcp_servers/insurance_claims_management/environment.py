@@ -965,13 +965,6 @@ class InsuranceClaimsManagementSystem(Environment):
         elif revised_approved_amount_cents is not None:
             raise ToolError("revised_approved_amount_cents applies only when the decision is overturned.")
 
-        # Work on the stored claim record itself and move it out of "appealed".
-        claim = self.state["claims"][claim["id"]]
-        new_status = "approved" if decision == "overturned" else "denied"
-        self._require_transition(claim, new_status)
-        history_note = note or (f"Appeal {appeal_id} overturned" if decision == "overturned"
-                                else f"Appeal {appeal_id} upheld")
-
         appeal["status"] = decision
         appeal["decided_by"] = decided_by
         appeal["decided_at"] = self.clock.iso()
@@ -981,14 +974,10 @@ class InsuranceClaimsManagementSystem(Environment):
             claim["deductible_applied_cents"] = settlement["deductible_applied_cents"]
             claim["payable_amount_cents"] = settlement["payable_amount_cents"]
             claim["denial_reason"] = None
-        self._set_status(claim, new_status, decided_by, history_note)
-        result = {
-            "claim_id": claim["id"],
-            "claim_status": claim["status"],
-            "status_history_entry": self._clone(claim["status_history"][-1]),
-            "claim": self._clone(claim),
-            "appeal": self._clone(appeal),
-        }
+            self._set_status(claim, "approved", decided_by, note or f"Appeal {appeal_id} overturned")
+        else:
+            self._set_status(claim, "denied", decided_by, note or f"Appeal {appeal_id} upheld")
+        result = {"appeal": self._clone(appeal), "claim": self._clone(claim)}
         if settlement:
             result["settlement"] = settlement
         return result
