@@ -217,3 +217,17 @@ def test_carried_over_changes_are_journaled_so_a_rollback_undoes_them() -> None:
     assert root["carts"]["c1"]["items"] == ["x"]
     journal.undo_to(0)
     assert root == {"carts": {}}
+
+
+def test_an_untouched_stored_record_holding_a_tuple_causes_no_extra_writes() -> None:
+    root = to_json_value({"slots": {}})
+    journal = Journal()
+    journal.activate()
+    try:
+        root["slots"]["s1"] = {"window": (9, 10), "tags": ["a"]}
+        writes = len(journal)
+        journal.sync_stored()
+    finally:
+        journal.deactivate()
+    assert len(journal) == writes
+    assert root["slots"]["s1"] == {"window": [9, 10], "tags": ["a"]}

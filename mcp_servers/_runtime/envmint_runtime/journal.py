@@ -109,8 +109,9 @@ def to_json_value(value: Any, where: str = "value") -> Any:
 
 
 def _same(value: Any, snapshot: Any) -> bool:
+    """Whether ``value`` still equals its plain snapshot (tuples compare as the lists they were stored as)."""
     try:
-        return bool(value == snapshot)
+        return bool(to_plain(value) == snapshot)
     except Exception:  # an exotic value whose comparison fails: treat it as changed
         return False
 
